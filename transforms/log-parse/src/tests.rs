@@ -1,0 +1,278 @@
+//! The transform through the native harness: every accepted shape of line
+//! and every reason to reject one.
+
+use super::*;
+use ingot_guest::arrow_array::{Array, BinaryArray, new_null_array};
+use ingot_guest::testing::{Harness, with_cdf};
+use ingot_guest::{Level, Rejected};
+
+const PROCESSING_TIME: i64 = 1_800_000_000_000_000;
+const LINE: &str = r#"{"ts":"2026-11-21T10:00:01.123Z","level":"INFO","service":"svc-3","host":"host-17","latency_ms":42,"msg":"request 7 handled"}"#;
+
+/// A bronze CDF batch of one Kafka partition: row `i` has offset `100 + i`.
+fn bronze(rows: &[(ChangeType, Option<&[u8]>)]) -> RecordBatch {
+    let n = rows.len();
+    let utc =
+        |v: Vec<i64>| Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC")) as ArrayRef;
+    let header = Field::new(
+        "item",
+        DataType::Struct(
+            vec![
+                Field::new("key", DataType::Utf8, false),
+                Field::new("value", DataType::Binary, true),
+            ]
+            .into(),
+        ),
+        true,
+    );
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("topic", Arc::new(StringArray::from(vec!["logs"; n]))),
+        ("partition", Arc::new(Int32Array::from(vec![3; n]))),
+        (
+            "offset",
+            Arc::new(Int64Array::from_iter_values((0..n as i64).map(|i| 100 + i))),
+        ),
+        ("timestamp", utc(vec![1_795_255_201_000_000; n])),
+        ("key", Arc::new(BinaryArray::from(vec![Some(&b"k"[..]); n]))),
+        (
+            "value",
+            Arc::new(rows.iter().map(|(_, v)| *v).collect::<BinaryArray>()),
+        ),
+        (
+            "headers",
+            new_null_array(&DataType::List(Arc::new(header)), n),
+        ),
+        ("ingest_time", utc(vec![1_795_255_202_000_000; n])),
+    ];
+    let batch = RecordBatch::try_from_iter(columns).expect("valid bronze batch");
+    with_cdf(&batch, &rows.iter().map(|(c, _)| *c).collect::<Vec<_>>())
+}
+
+fn inserts(values: &[&str]) -> RecordBatch {
+    let rows: Vec<_> = values
+        .iter()
+        .map(|v| (ChangeType::Insert, Some(v.as_bytes())))
+        .collect();
+    bronze(&rows)
+}
+
+fn run(input: &RecordBatch) -> Output {
+    let mut harness = Harness::<LogParse>::new(Vec::<(String, String)>::new())
+        .expect("init succeeds")
+        .with_processing_time(PROCESSING_TIME);
+    let output = harness.process(input).expect("process succeeds");
+    assert!(harness.logs().iter().all(|(level, _)| *level < Level::Warn));
+    output
+}
+
+fn strings(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
+    let array = column::<StringArray>(batch, name).expect("string column");
+    array.iter().map(|v| v.map(str::to_owned)).collect()
+}
+
+/// The reason each rejected line gives.
+fn reasons(values: &[&str]) -> Vec<String> {
+    let output = run(&inserts(values));
+    assert_eq!(output.batch.num_rows(), 0, "every line must be rejected");
+    output.rejected.into_iter().map(|r| r.reason).collect()
+}
+
+#[test]
+fn a_full_line_becomes_one_typed_row_with_lineage() {
+    let output = run(&inserts(&[LINE]));
+    let batch = &output.batch;
+    assert_eq!(batch.schema(), silver_schema());
+    assert!(output.rejected.is_empty());
+    let ts = column::<TimestampMicrosecondArray>(batch, "ts").expect("ts");
+    assert_eq!(ts.values(), &[1_795_255_201_123_000]);
+    assert_eq!(strings(batch, "level"), [Some("INFO".into())]);
+    assert_eq!(strings(batch, "service"), [Some("svc-3".into())]);
+    assert_eq!(strings(batch, "host"), [Some("host-17".into())]);
+    assert_eq!(
+        column::<Int64Array>(batch, "latency_ms")
+            .expect("latency")
+            .values(),
+        &[42]
+    );
+    assert_eq!(
+        strings(batch, "message"),
+        [Some("request 7 handled".into())]
+    );
+    assert_eq!(strings(batch, "topic"), [Some("logs".into())]);
+    assert_eq!(
+        column::<Int32Array>(batch, "partition")
+            .expect("partition")
+            .values(),
+        &[3]
+    );
+    assert_eq!(
+        column::<Int64Array>(batch, "offset")
+            .expect("offset")
+            .values(),
+        &[100]
+    );
+    let processed =
+        column::<TimestampMicrosecondArray>(batch, "processed_at").expect("processed_at");
+    assert_eq!(processed.values(), &[PROCESSING_TIME]);
+}
+
+#[test]
+fn levels_are_upper_cased_and_warning_is_warn() {
+    let line = |level: &str| format!(r#"{{"ts":"2026-11-21T10:00:00Z","level":"{level}"}}"#);
+    let given = [
+        "trace", "Debug", "INFO", "warn", "WARNING", "error", "fatal",
+    ];
+    let lines: Vec<String> = given.iter().map(|l| line(l)).collect();
+    let output = run(&inserts(
+        &lines.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    let levels = strings(&output.batch, "level");
+    let expected = ["TRACE", "DEBUG", "INFO", "WARN", "WARN", "ERROR", "FATAL"];
+    assert_eq!(levels, expected.map(|l| Some(l.to_owned())));
+}
+
+#[test]
+fn optional_fields_may_be_missing_or_null_and_message_is_an_alias() {
+    let output = run(&inserts(&[
+        r#"{"ts":"2026-11-21T10:00:00Z","level":"INFO"}"#,
+        r#"{"ts":"2026-11-21T10:00:00Z","level":"INFO","latency_ms":null,"service":null,"message":"from message"}"#,
+        r#"{"ts":"2026-11-21T10:00:00Z","level":"INFO","msg":"from msg","message":"ignored","host":17}"#,
+    ]));
+    let batch = &output.batch;
+    assert_eq!(strings(batch, "service"), [None, None, None]);
+    assert_eq!(strings(batch, "host"), [None, None, Some("17".into())]);
+    let latency = column::<Int64Array>(batch, "latency_ms").expect("latency");
+    assert_eq!(latency.null_count(), 3);
+    let messages = strings(batch, "message");
+    assert_eq!(
+        messages,
+        [None, Some("from message".into()), Some("from msg".into())]
+    );
+}
+
+#[test]
+fn unparseable_values_are_rejected_with_the_reason() {
+    let cases = [
+        (
+            "not json",
+            "value is not valid JSON: expected ident at line 1 column 2",
+        ),
+        ("[1,2]", "value is a JSON array, not an object"),
+        ("42", "value is not a JSON object: 42"),
+        (r#"{"ts":"2026-11-21T10:00:00Z"}"#, "missing field `level`"),
+        (
+            r#"{"ts":"2026-11-21T10:00:00Z","level":null}"#,
+            "missing field `level`",
+        ),
+        (
+            r#"{"ts":"2026-11-21T10:00:00Z","level":3}"#,
+            "`level` is not a string: 3",
+        ),
+        (
+            r#"{"ts":"2026-11-21T10:00:00Z","level":"LOUD"}"#,
+            "unknown level `LOUD`",
+        ),
+        (r#"{"level":"INFO"}"#, "missing field `ts`"),
+        (
+            r#"{"ts":"21/11/2026","level":"INFO"}"#,
+            "`ts` is not an RFC 3339 timestamp: expected a 4-digit year at byte 0",
+        ),
+        (
+            r#"{"ts":"2026-11-21T10:00:00Z","level":"INFO","latency_ms":4.5}"#,
+            "`latency_ms` is not an integer: 4.5",
+        ),
+        (
+            r#"{"ts":"2026-11-21T10:00:00Z","level":"INFO","latency_ms":"42"}"#,
+            "`latency_ms` is not an integer: \"42\"",
+        ),
+    ];
+    let (values, expected): (Vec<&str>, Vec<&str>) = cases.into_iter().unzip();
+    assert_eq!(reasons(&values), expected);
+}
+
+#[test]
+fn null_and_non_utf8_values_are_rejected() {
+    let output = run(&bronze(&[
+        (ChangeType::Insert, None),
+        (ChangeType::Insert, Some(&[b'{', 0xff, b'}'])),
+        (ChangeType::Insert, Some(LINE.as_bytes())),
+    ]));
+    assert_eq!(output.batch.num_rows(), 1);
+    assert_eq!(
+        column::<Int64Array>(&output.batch, "offset")
+            .expect("offset")
+            .values(),
+        &[102]
+    );
+    assert_eq!(
+        output.rejected,
+        vec![
+            Rejected {
+                row: 0,
+                reason: "value is null".into()
+            },
+            Rejected {
+                row: 1,
+                reason: "value is not UTF-8: invalid utf-8 sequence of 1 bytes from index 1".into()
+            },
+        ]
+    );
+}
+
+#[test]
+fn only_inserts_are_parsed_and_reject_rows_index_the_input() {
+    let output = run(&bronze(&[
+        (ChangeType::Delete, Some(b"garbage")),
+        (ChangeType::Insert, Some(LINE.as_bytes())),
+        (ChangeType::UpdatePreimage, Some(LINE.as_bytes())),
+        (ChangeType::Insert, Some(b"garbage")),
+    ]));
+    assert_eq!(
+        column::<Int64Array>(&output.batch, "offset")
+            .expect("offset")
+            .values(),
+        &[101]
+    );
+    assert_eq!(
+        output.rejected.iter().map(|r| r.row).collect::<Vec<_>>(),
+        [3]
+    );
+}
+
+#[test]
+fn an_empty_batch_gives_an_empty_silver_batch() {
+    let output = run(&bronze(&[]));
+    assert_eq!(output.batch.num_rows(), 0);
+    assert_eq!(output.batch.schema(), silver_schema());
+}
+
+#[test]
+fn a_string_value_column_is_accepted() {
+    let bronze = inserts(&[LINE]);
+    let position = bronze.schema().index_of("value").expect("value column");
+    let mut columns = bronze.columns().to_vec();
+    columns[position] = Arc::new(StringArray::from(vec![LINE]));
+    let mut fields: Vec<Field> = bronze
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields[position] = Field::new("value", DataType::Utf8, true);
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).expect("valid batch");
+    assert_eq!(run(&batch).batch.num_rows(), 1);
+}
+
+#[test]
+fn a_batch_without_kafka_columns_is_invalid_input() {
+    let values = Arc::new(BinaryArray::from(vec![Some(LINE.as_bytes())])) as ArrayRef;
+    let batch = with_cdf(
+        &RecordBatch::try_from_iter([("value", values)]).expect("valid batch"),
+        &[ChangeType::Insert],
+    );
+    let mut harness = Harness::<LogParse>::new(Vec::<(String, String)>::new()).expect("init");
+    assert_eq!(
+        harness.process(&batch).map(|_| ()),
+        Err(Error::InvalidInput("missing column `topic`".into()))
+    );
+}

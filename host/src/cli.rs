@@ -1,0 +1,343 @@
+//! The command line (clap derive) and what each command does.
+
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::{
+    Error, Result,
+    config::{ConfigError, PipelineConfig},
+    pipeline::{Pipeline, RunMode, RunReport},
+    runtime::Runtime,
+    sample::logs::LogSample,
+    source::{embedded::EmbeddedBroker, producer},
+    table::{Table, arrow::util::pretty::pretty_format_batches},
+};
+
+/// ingot: Kafka -> Delta bronze -> Wasm silver and gold, exactly once.
+#[derive(Debug, Parser)]
+#[command(name = "ingot", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Where compiled modules are cached (default: ~/.cache/ingot/modules).
+    #[arg(long, global = true, env = "INGOT_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a pipeline: continuously, or with --once until everything available is processed.
+    Run {
+        /// The pipeline file (TOML).
+        file: PathBuf,
+        /// Process everything available, then exit (the triggered mode).
+        #[arg(long)]
+        once: bool,
+    },
+    /// Start the embedded broker, produce sample logs, run the log pipeline, print the gold table.
+    Demo {
+        /// Folder holding log_parse.wasm and level_counts.wasm.
+        #[arg(
+            long,
+            env = "INGOT_MODULES",
+            default_value = "target/guests/wasm32-wasip2/guest"
+        )]
+        modules: PathBuf,
+        /// Records to produce.
+        #[arg(long, default_value_t = 20_000)]
+        records: u64,
+        /// Lake folder (default: a new temporary folder, kept and printed).
+        #[arg(long)]
+        lake: Option<PathBuf>,
+    },
+    /// Send sample records to a topic.
+    Produce {
+        /// Bootstrap servers.
+        #[arg(long)]
+        brokers: String,
+        /// Topic (must exist).
+        #[arg(long)]
+        topic: String,
+        /// Kind of records.
+        #[arg(long, value_enum, default_value_t = SampleKind::Logs)]
+        sample: SampleKind,
+        /// How many.
+        #[arg(long, default_value_t = 10_000)]
+        count: u64,
+        /// At most this many per second.
+        #[arg(long)]
+        rate: Option<u32>,
+        /// Seed of the generator.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Malformed records per thousand.
+        #[arg(long, default_value_t = 30)]
+        malformed_per_mille: u32,
+    },
+    /// Print a table of a pipeline (bronze, a stage, or <stage>_quarantine).
+    Show {
+        /// The pipeline file.
+        file: PathBuf,
+        /// The table.
+        table: String,
+        /// A query over the table, which is named `t`.
+        #[arg(long)]
+        sql: Option<String>,
+        /// Rows to print at most.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+}
+
+/// Sample generators.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SampleKind {
+    /// JSON application log lines.
+    Logs,
+}
+
+impl Cli {
+    /// Runs the command; returns the process exit code.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the command failed with.
+    pub async fn execute(self) -> Result<i32> {
+        let cache_dir = self.cache_dir.or_else(default_cache_dir);
+        match self.command {
+            Command::Run { file, once } => run(&file, once, cache_dir).await,
+            Command::Demo {
+                modules,
+                records,
+                lake,
+            } => demo(&modules, records, lake, cache_dir).await,
+            Command::Produce {
+                brokers,
+                topic,
+                sample: SampleKind::Logs,
+                count,
+                rate,
+                seed,
+                malformed_per_mille,
+            } => {
+                let records = LogSample::new(seed, malformed_per_mille).take(count as usize);
+                let sent = tokio::task::spawn_blocking(move || {
+                    producer::produce(&brokers, &topic, records, rate)
+                })
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))??;
+                println!("produced {sent} records");
+                Ok(0)
+            }
+            Command::Show {
+                file,
+                table,
+                sql,
+                limit,
+            } => show(&file, &table, sql.as_deref(), limit).await,
+        }
+    }
+}
+
+fn default_cache_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/ingot/modules"))
+}
+
+/// Sets the returned flag on Ctrl-C or SIGTERM: the run stops after its
+/// current commit. A second signal aborts at once.
+fn stop_on_ctrl_c() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    tokio::spawn(async move {
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            return;
+        };
+        let signalled = async {
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r.is_ok(),
+                r = term.recv() => r.is_some(),
+            }
+        };
+        if signalled.await {
+            tracing::info!("stopping after the current commit (signal again to abort)");
+            flag.store(true, Ordering::SeqCst);
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            std::process::exit(130);
+        }
+    });
+    stop
+}
+
+async fn run(file: &Path, once: bool, cache_dir: Option<PathBuf>) -> Result<i32> {
+    let config = PipelineConfig::load(file)?;
+    let runtime = Arc::new(Runtime::new(cache_dir)?);
+    let pipeline = Pipeline::prepare(config, runtime)?;
+    let embedded = start_embedded(pipeline.config())?;
+    let brokers = embedded.as_ref().map_or_else(
+        || pipeline.config().kafka.brokers.clone(),
+        |b| b.bootstrap().to_owned(),
+    );
+    let mode = if once {
+        RunMode::Once
+    } else {
+        RunMode::Continuous
+    };
+    let report = pipeline.run(brokers, mode, stop_on_ctrl_c()).await?;
+    print_report(&report);
+    Ok(if report.errors.is_empty() { 0 } else { 1 })
+}
+
+fn start_embedded(config: &PipelineConfig) -> Result<Option<EmbeddedBroker>> {
+    if !config.kafka.is_embedded() {
+        return Ok(None);
+    }
+    let broker = EmbeddedBroker::start(&config.kafka.topics, config.kafka.embedded_partitions)?;
+    println!(
+        "embedded kafka broker at {} (topics: {}; in memory, demo scale: each partition keeps only its newest 100,000 records)",
+        broker.bootstrap(),
+        config.kafka.topics.join(", ")
+    );
+    Ok(Some(broker))
+}
+
+fn print_report(report: &RunReport) {
+    let i = &report.ingest;
+    println!(
+        "ingest: {} records in {} bronze commits",
+        i.records, i.commits
+    );
+    for s in &report.stages {
+        println!(
+            "stage {}: {} changes in, {} rows out, {} quarantined, {} commits",
+            s.stage, s.rows_in, s.rows_out, s.rejected, s.commits
+        );
+    }
+    for e in &report.errors {
+        eprintln!("error: {e}");
+    }
+}
+
+async fn show(file: &Path, table: &str, sql: Option<&str>, limit: usize) -> Result<i32> {
+    let config = PipelineConfig::load(file)?;
+    let uri = config.table_uri(table);
+    let Some(t) = Table::open(&uri).await? else {
+        return Err(ConfigError::Invalid {
+            path: file.to_owned(),
+            field: "table".into(),
+            message: format!("`{table}` has no Delta table at {uri} yet"),
+        }
+        .into());
+    };
+    let sql = sql.map_or_else(|| format!("SELECT * FROM t LIMIT {limit}"), str::to_owned);
+    print_batches(&t.query(&sql).await?)?;
+    Ok(0)
+}
+
+fn print_batches(batches: &[crate::table::arrow::array::RecordBatch]) -> Result<()> {
+    let text = pretty_format_batches(batches)
+        .map_err(|e| Error::Internal(format!("formatting a table: {e}")))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}").map_err(|e| Error::Internal(format!("writing to stdout: {e}")))
+}
+
+/// The demo pipeline: the one in `examples/logs.toml`, pointed at the
+/// embedded broker, a demo lake and the built modules.
+async fn demo(
+    modules: &Path,
+    records: u64,
+    lake: Option<PathBuf>,
+    cache_dir: Option<PathBuf>,
+) -> Result<i32> {
+    let lake = match lake {
+        Some(l) => l,
+        None => std::env::temp_dir().join(format!("ingot-demo-{}", std::process::id())),
+    };
+    let lake =
+        std::path::absolute(&lake).map_err(|e| Error::Internal(format!("lake path: {e}")))?;
+    std::fs::create_dir_all(&lake)
+        .map_err(|e| Error::Internal(format!("creating {}: {e}", lake.display())))?;
+    let modules =
+        std::path::absolute(modules).map_err(|e| Error::Internal(format!("modules path: {e}")))?;
+    for m in ["log_parse.wasm", "level_counts.wasm"] {
+        if !modules.join(m).is_file() {
+            eprintln!(
+                "{} is missing: build the transforms first (./dev build-transforms) or pass --modules",
+                modules.join(m).display()
+            );
+            return Ok(2);
+        }
+    }
+    let broker = EmbeddedBroker::start(&["logs".to_owned()], 3)?;
+    println!("embedded kafka broker at {}", broker.bootstrap());
+    let pipeline_file = lake.join("pipeline.toml");
+    let text = include_str!("../../examples/logs.toml")
+        .replace(
+            "brokers = \"embedded\"",
+            &format!("brokers = {:?}", broker.bootstrap()),
+        )
+        .replace(
+            "root = \"../lake\"",
+            &format!("root = {:?}", lake.display().to_string()),
+        )
+        .replace(
+            "../target/guests/wasm32-wasip2/guest",
+            &modules.display().to_string(),
+        );
+    std::fs::write(&pipeline_file, text)
+        .map_err(|e| Error::Internal(format!("writing {}: {e}", pipeline_file.display())))?;
+    let brokers = broker.bootstrap().to_owned();
+    let sent = tokio::task::spawn_blocking(move || {
+        producer::produce(
+            &brokers,
+            "logs",
+            LogSample::new(7, 30).take(records as usize),
+            None,
+        )
+    })
+    .await
+    .map_err(|e| Error::Internal(e.to_string()))??;
+    println!("produced {sent} sample log records to topic `logs`");
+    let config = PipelineConfig::load(&pipeline_file)?;
+    let pipeline = Pipeline::prepare(config.clone(), Arc::new(Runtime::new(cache_dir)?))?;
+    let report = pipeline
+        .run(
+            broker.bootstrap().to_owned(),
+            RunMode::Once,
+            stop_on_ctrl_c(),
+        )
+        .await?;
+    print_report(&report);
+    if let Some(gold) = Table::open(&config.table_uri("gold")).await? {
+        println!("\ngold ({}, version {}):", gold.uri(), gold.version());
+        print_batches(
+            &gold
+                .query("SELECT level, count, latency_ms_sum FROM t ORDER BY level")
+                .await?,
+        )?;
+    }
+    if let Some(q) = Table::open(&config.table_uri("silver_quarantine")).await? {
+        println!("\nsome quarantined records ({}):", q.uri());
+        print_batches(&q.query("SELECT reason, count(*) AS records FROM t GROUP BY reason ORDER BY records DESC LIMIT 5").await?)?;
+    }
+    println!(
+        "\npipeline file: {}\ninspect a table: ingot show {} silver",
+        pipeline_file.display(),
+        pipeline_file.display()
+    );
+    Ok(if report.errors.is_empty() { 0 } else { 1 })
+}

@@ -1,0 +1,27 @@
+//! The `ingot` binary: parse the command line, start logging, run the command.
+
+use clap::Parser;
+use ingot::{ErrorClass, cli::Cli};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,ingot=info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().execute().await {
+        Ok(code) => std::process::ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(e) => {
+            let class = match e.class() {
+                ErrorClass::User => "",
+                ErrorClass::External => " (external: retrying later may help)",
+                ErrorClass::Internal => " (internal error: please report it)",
+            };
+            eprintln!("error: {e}{class}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,436 @@
+//! Writing: rows, `txn` actions and lineage in one Delta commit.
+//!
+//! Appends skip DataFusion entirely: a parquet writer produces `add` actions
+//! and the commit is built directly. Upserts and accumulates reduce the batch
+//! to one row per key in Arrow ([`super::reduce`]) and run a delta-rs MERGE,
+//! which writes `_change_data` files because the table has the Change Data
+//! Feed on. Whenever no data changes (no rows, or a MERGE that matched
+//! nothing it may change), a commit carrying only the `txn` actions and the
+//! lineage is made instead, so progress still advances.
+
+use std::sync::Arc;
+
+use deltalake::datafusion::common::{Column, TableReference};
+use deltalake::datafusion::logical_expr::{Expr, Operator, binary_expr, lit};
+use deltalake::kernel::transaction::{
+    CommitBuilder, CommitProperties, TableReference as SnapshotReference,
+};
+use deltalake::kernel::{Action, Transaction};
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::table::state::DeltaTableState;
+use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
+use deltalake::{DeltaTableError, datafusion::functions::expr_fn::coalesce};
+
+use super::arrow::array::RecordBatch;
+use super::arrow::compute::concat_batches;
+use super::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use super::{Commit, LINEAGE_KEY, Table, TableError, WriteMode, error, reduce, schema, session};
+
+const SOURCE: &str = "source";
+const TARGET: &str = "target";
+
+/// What a MERGE does with the reduced source rows.
+struct MergePlan<'a> {
+    keys: &'a [String],
+    kind: MergeKind<'a>,
+}
+
+enum MergeKind<'a> {
+    Upsert {
+        sequence: Option<&'a str>,
+        delete_column: Option<&'a str>,
+    },
+    Accumulate {
+        measures: &'a [String],
+    },
+}
+
+impl Table {
+    /// Writes rows (possibly none) with `mode`, plus the txns and lineage, in
+    /// ONE Delta commit. Returns the new version.
+    ///
+    /// # Errors
+    /// [`TableError::MissingColumn`] when a key, measure, sequence, delete or
+    /// table column is not in the batches; [`TableError::SchemaMismatch`] for
+    /// columns the table does not have; [`TableError::InvalidBatch`] for
+    /// values that cannot be written; [`TableError::Conflict`] when a
+    /// concurrent commit wins (refresh and redo); [`TableError::Write`] for
+    /// other failures. Nothing is committed on error.
+    pub async fn write(
+        &mut self,
+        batches: Vec<RecordBatch>,
+        mode: &WriteMode,
+        commit: &Commit,
+    ) -> Result<i64, TableError> {
+        let properties = commit_properties(commit);
+        let state = match mode {
+            WriteMode::Append => {
+                let target = self.schema();
+                let rows = self.conform_all(batches, &target)?;
+                self.append(rows, properties).await?
+            }
+            WriteMode::Upsert {
+                keys,
+                sequence,
+                delete_column,
+            } => {
+                let plan = MergePlan {
+                    keys,
+                    kind: MergeKind::Upsert {
+                        sequence: sequence.as_deref(),
+                        delete_column: delete_column.as_deref(),
+                    },
+                };
+                self.merge(batches, &plan, properties).await?
+            }
+            WriteMode::Accumulate { keys, measures } => {
+                let plan = MergePlan {
+                    keys,
+                    kind: MergeKind::Accumulate { measures },
+                };
+                self.merge(batches, &plan, properties).await?
+            }
+        };
+        let before = self.state().version();
+        self.set_state(state);
+        if let Err(e) = self.advance_txns(before).await {
+            // The commit is in: report it, and let the next refresh rebuild the map.
+            tracing::warn!(table = %self.uri, version = self.version(), error = %e, "cannot read back txn versions after commit");
+            for txn in &commit.txns {
+                self.txns.insert(txn.app_id.clone(), txn.version);
+            }
+        }
+        Ok(self.version())
+    }
+
+    /// Parquet files plus one commit, no DataFusion plan.
+    async fn append(
+        &self,
+        batches: Vec<RecordBatch>,
+        properties: CommitProperties,
+    ) -> Result<DeltaTableState, TableError> {
+        let mut adds = Vec::new();
+        if !batches.is_empty() {
+            let mut writer =
+                RecordBatchWriter::for_table(&self.inner).map_err(|e| self.write_error(e))?;
+            for batch in batches {
+                writer.write(batch).await.map_err(|e| self.write_error(e))?;
+            }
+            adds = writer.flush().await.map_err(|e| self.write_error(e))?;
+        }
+        self.commit_actions(adds.into_iter().map(Action::Add).collect(), properties)
+            .await
+    }
+
+    /// Commits `actions` (possibly none) as an append with the txns and lineage.
+    async fn commit_actions(
+        &self,
+        actions: Vec<Action>,
+        properties: CommitProperties,
+    ) -> Result<DeltaTableState, TableError> {
+        let partitions = self.state().metadata().partition_columns().to_vec();
+        let operation = DeltaOperation::Write {
+            mode: SaveMode::Append,
+            partition_by: (!partitions.is_empty()).then_some(partitions),
+            predicate: None,
+        };
+        let finalized = CommitBuilder::from(properties)
+            .with_actions(actions)
+            .build(
+                Some(self.state() as &dyn SnapshotReference),
+                self.inner.log_store(),
+                operation,
+            )
+            .await
+            .map_err(|e| self.write_error(e))?;
+        Ok(finalized.snapshot())
+    }
+
+    /// Reduce to one row per key, then MERGE (or commit only the txns).
+    async fn merge(
+        &self,
+        batches: Vec<RecordBatch>,
+        plan: &MergePlan<'_>,
+        properties: CommitProperties,
+    ) -> Result<DeltaTableState, TableError> {
+        let table = self.schema();
+        if plan.keys.is_empty() {
+            return Err(TableError::InvalidBatch {
+                table: self.uri.clone(),
+                reason: "the write mode names no key column".into(),
+            });
+        }
+        for column in plan.required_columns() {
+            if batches.iter().any(|b| b.schema().index_of(column).is_err()) {
+                return Err(TableError::MissingColumn {
+                    table: self.uri.clone(),
+                    column: column.to_string(),
+                });
+            }
+        }
+        let source_schema = plan.source_schema(&table, &self.uri)?;
+        let rows = self.conform_all(batches, &source_schema)?;
+        if rows.is_empty() {
+            return self.commit_actions(Vec::new(), properties).await;
+        }
+        let reduced = plan.reduce(&self.uri, &source_schema, &rows)?;
+        let before = self.state().version();
+        let ctx = session().map_err(|e| self.write_error(e))?;
+        let source = ctx
+            .read_batch(reduced.clone())
+            .map_err(|e| self.write_error(e.into()))?;
+        let predicate = key_predicate(plan.keys, &reduced);
+        let builder = self
+            .inner
+            .clone()
+            .merge(source, predicate)
+            .with_source_alias(SOURCE)
+            .with_target_alias(TARGET)
+            .with_session_state(Arc::new(ctx.state()))
+            .with_commit_properties(properties.clone());
+        let builder = plan
+            .clauses(builder, &table)
+            .map_err(|e| self.write_error(e))?;
+        let (merged, _metrics) = builder.await.map_err(|e| self.write_error(e))?;
+        let state = merged
+            .state
+            .ok_or_else(|| self.write_error(DeltaTableError::NotInitialized))?;
+        if state.version() == before {
+            // delta-rs makes no commit when the MERGE changes nothing.
+            return self.commit_actions(Vec::new(), properties).await;
+        }
+        Ok(state)
+    }
+
+    fn conform_all(
+        &self,
+        batches: Vec<RecordBatch>,
+        target: &SchemaRef,
+    ) -> Result<Vec<RecordBatch>, TableError> {
+        batches
+            .into_iter()
+            .filter(|b| b.num_rows() > 0)
+            .map(|b| schema::conform(&self.uri, &b, target))
+            .collect()
+    }
+
+    fn write_error(&self, source: DeltaTableError) -> TableError {
+        if error::is_conflict(&source) {
+            TableError::Conflict {
+                table: self.uri.clone(),
+                version: self.version(),
+            }
+        } else {
+            TableError::Write {
+                table: self.uri.clone(),
+                version: self.version(),
+                source: Box::new(source),
+            }
+        }
+    }
+}
+
+impl MergePlan<'_> {
+    /// Columns the mode names, which every batch must have.
+    fn required_columns(&self) -> Vec<&str> {
+        let mut columns: Vec<&str> = self.keys.iter().map(String::as_str).collect();
+        match &self.kind {
+            MergeKind::Upsert {
+                sequence,
+                delete_column,
+            } => columns.extend(sequence.iter().chain(delete_column.iter()).copied()),
+            MergeKind::Accumulate { measures } => {
+                columns.extend(measures.iter().map(String::as_str));
+            }
+        }
+        columns
+    }
+
+    /// The table schema plus the hidden delete column, if any.
+    fn source_schema(&self, table: &SchemaRef, uri: &str) -> Result<SchemaRef, TableError> {
+        let stored: Vec<&str> = match &self.kind {
+            MergeKind::Upsert { sequence, .. } => self
+                .keys
+                .iter()
+                .map(String::as_str)
+                .chain(*sequence)
+                .collect(),
+            MergeKind::Accumulate { measures } => self
+                .keys
+                .iter()
+                .chain(measures.iter())
+                .map(String::as_str)
+                .collect(),
+        };
+        if let Some(column) = stored.iter().find(|c| table.field_with_name(c).is_err()) {
+            return Err(TableError::SchemaMismatch {
+                table: uri.to_string(),
+                details: format!("column {column} named by the write mode is not in the table"),
+            });
+        }
+        match &self.kind {
+            MergeKind::Upsert {
+                delete_column: Some(delete),
+                ..
+            } => {
+                if table.field_with_name(delete).is_ok() {
+                    return Err(TableError::SchemaMismatch {
+                        table: uri.to_string(),
+                        details: format!("delete column {delete} must not be a table column"),
+                    });
+                }
+                let mut fields: Vec<Field> =
+                    table.fields().iter().map(|f| f.as_ref().clone()).collect();
+                fields.push(Field::new(*delete, DataType::Boolean, true));
+                Ok(Arc::new(Schema::new(fields)))
+            }
+            _ => Ok(table.clone()),
+        }
+    }
+
+    /// One row per key.
+    fn reduce(
+        &self,
+        uri: &str,
+        source_schema: &SchemaRef,
+        rows: &[RecordBatch],
+    ) -> Result<RecordBatch, TableError> {
+        let invalid = |e: super::arrow::error::ArrowError| TableError::InvalidBatch {
+            table: uri.to_string(),
+            reason: e.to_string(),
+        };
+        let batch = concat_batches(source_schema, rows).map_err(invalid)?;
+        let index = |name: &str| {
+            source_schema
+                .index_of(name)
+                .expect("invariant: columns were validated against the source schema")
+        };
+        let keys: Vec<usize> = self.keys.iter().map(|k| index(k)).collect();
+        match &self.kind {
+            MergeKind::Upsert { sequence, .. } => {
+                reduce::latest_per_key(&batch, &keys, sequence.map(index)).map_err(invalid)
+            }
+            MergeKind::Accumulate { measures } => {
+                let measures: Vec<usize> = measures.iter().map(|m| index(m)).collect();
+                reduce::sum_per_key(&batch, &keys, &measures).map_err(invalid)
+            }
+        }
+    }
+
+    /// The WHEN clauses of the MERGE.
+    fn clauses(
+        &self,
+        builder: deltalake::operations::merge::MergeBuilder,
+        table: &SchemaRef,
+    ) -> Result<deltalake::operations::merge::MergeBuilder, DeltaTableError> {
+        let non_keys: Vec<&str> = table
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .filter(|name| !self.keys.iter().any(|k| k == name))
+            .collect();
+        let all: Vec<&str> = table.fields().iter().map(|f| f.name().as_str()).collect();
+        match &self.kind {
+            MergeKind::Upsert {
+                sequence,
+                delete_column,
+            } => {
+                let newer = sequence.map(|s| {
+                    binary_expr(source(s), Operator::Gt, target(s))
+                        .or(target(s).is_null().and(source(s).is_not_null()))
+                });
+                let mut builder = builder;
+                if let Some(delete) = delete_column {
+                    let deleted = source(delete).is_true();
+                    let condition = newer.clone().map_or(deleted.clone(), |n| n.and(deleted));
+                    builder = builder.when_matched_delete(|d| d.predicate(condition))?;
+                }
+                builder = builder.when_matched_update(|u| {
+                    let u = non_keys
+                        .iter()
+                        .fold(u, |u, c| u.update(unqualified(c), source(c)));
+                    match newer {
+                        Some(n) => u.predicate(n),
+                        None => u,
+                    }
+                })?;
+                builder.when_not_matched_insert(|i| {
+                    let i = all.iter().fold(i, |i, c| i.set(unqualified(c), source(c)));
+                    match delete_column {
+                        Some(delete) => i.predicate(source(delete).is_not_true()),
+                        None => i,
+                    }
+                })
+            }
+            MergeKind::Accumulate { measures } => {
+                let is_measure = |c: &str| measures.iter().any(|m| m == c);
+                builder
+                    .when_matched_update(|u| {
+                        non_keys.iter().fold(u, |u, c| {
+                            let value = if is_measure(c) {
+                                coalesce(vec![target(c), lit(0)])
+                                    + coalesce(vec![source(c), lit(0)])
+                            } else {
+                                source(c)
+                            };
+                            u.update(unqualified(c), value)
+                        })
+                    })?
+                    .when_not_matched_insert(|i| {
+                        all.iter().fold(i, |i, c| i.set(unqualified(c), source(c)))
+                    })
+            }
+        }
+    }
+}
+
+/// Key equality: `=` where the source has no null in the key (it keeps
+/// delta-rs' file pruning), `IS NOT DISTINCT FROM` otherwise.
+fn key_predicate(keys: &[String], reduced: &RecordBatch) -> Expr {
+    keys.iter()
+        .map(|k| {
+            let has_nulls = reduced
+                .column_by_name(k)
+                .is_some_and(|c| c.null_count() > 0);
+            let op = if has_nulls {
+                Operator::IsNotDistinctFrom
+            } else {
+                Operator::Eq
+            };
+            binary_expr(target(k), op, source(k))
+        })
+        .reduce(Expr::and)
+        .unwrap_or_else(|| lit(false))
+}
+
+fn source(column: &str) -> Expr {
+    Expr::Column(Column::new(Some(TableReference::bare(SOURCE)), column))
+}
+
+fn target(column: &str) -> Expr {
+    Expr::Column(Column::new(Some(TableReference::bare(TARGET)), column))
+}
+
+fn unqualified(column: &str) -> Column {
+    Column::new_unqualified(column)
+}
+
+/// The txns and the lineage as delta-rs commit properties.
+fn commit_properties(commit: &Commit) -> CommitProperties {
+    let lineage = serde_json::to_value(&commit.lineage)
+        .expect("invariant: lineage is plain data and serializes to json");
+    let now = chrono::Utc::now().timestamp_millis();
+    // One txn per application id (the last one given wins).
+    let mut txns: Vec<Transaction> = Vec::with_capacity(commit.txns.len());
+    for t in &commit.txns {
+        txns.retain(|seen| seen.app_id != t.app_id);
+        txns.push(Transaction::new_with_last_update(
+            &t.app_id,
+            t.version,
+            Some(now),
+        ));
+    }
+    CommitProperties::default()
+        .with_metadata([(LINEAGE_KEY.to_string(), lineage)])
+        .with_application_transactions(txns)
+}

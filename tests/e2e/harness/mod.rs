@@ -1,0 +1,40 @@
+//! What every end-to-end test needs and none of them is about.
+//!
+//! - [`broker`]: a real Kafka-protocol broker (Tansu) on a free loopback port,
+//!   owned by one test, plus a fast producer and a consumer to check a topic.
+//! - [`logs`]: deterministic application-log records, well-formed and not,
+//!   from which a test computes the expected silver, quarantine and gold
+//!   tables without asking ingot.
+//! - [`modules`]: the guest components, built once per test process.
+//! - [`ingot`]: a lake in a temp dir and the real `ingot` binary, run to
+//!   completion or in the background.
+//!
+//! nextest runs every test in its own process, several at once: nothing here
+//! shares a port, a directory or a topic between tests.
+
+pub mod broker;
+pub mod ingot;
+pub mod logs;
+pub mod modules;
+
+pub use broker::{Broker, consume, produce};
+pub use ingot::{Lake, run_ingot, spawn_ingot};
+pub use modules::modules;
+
+use std::path::{Path, PathBuf};
+
+/// The workspace root (the directory holding the root `Cargo.toml`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("invariant: host/ has a parent directory")
+        .to_path_buf()
+}
+
+/// The last `lines` lines of the file at `path`, for a failure message.
+pub fn tail(path: &Path, lines: usize) -> String {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| format!("<{}: {e}>", path.display()));
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}

@@ -1,0 +1,178 @@
+//! Tests 1 and 2 of the core: N records through bronze, silver, quarantine
+//! and gold with `--once`; then M more, incrementally, nothing reprocessed.
+
+use std::collections::BTreeMap;
+
+use crate::{
+    harness::{self, Broker, Lake, logs::LogLine, modules, run_ingot},
+    lake,
+};
+
+/// The log pipeline of `examples/logs.toml`, pointed at `broker` and `lake`.
+pub fn log_pipeline(broker: &str, lake: &Lake, extra_stage: &str) -> String {
+    let m = modules();
+    format!(
+        r#"
+name = "logs"
+[kafka]
+brokers = "{broker}"
+topics = ["logs"]
+[ingest]
+max-records = 2000
+max-latency-ms = 200
+[lake]
+root = "{root}"
+[[stages]]
+name = "silver"
+module = "{log_parse}"
+batch-rows = 1000
+[[stages]]
+name = "gold"
+module = "{level_counts}"
+mode = "accumulate"
+keys = ["level"]
+measures = ["count", "latency_ms_sum"]
+{extra_stage}
+"#,
+        root = lake.root().display(),
+        log_parse = m.log_parse.display(),
+        level_counts = m.level_counts.display(),
+    )
+}
+
+pub fn uri(lake: &Lake, table: &str) -> String {
+    format!("{}/default/logs/{table}", lake.root().display())
+}
+
+fn run_once(pipeline: &std::path::Path) {
+    let out = run_ingot(["run".as_ref(), pipeline.as_os_str(), "--once".as_ref()]);
+    assert!(
+        out.status.success(),
+        "ingot run --once failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Asserts bronze, silver, quarantine and gold against `lines`, computed
+/// without ingot.
+pub fn assert_tables(lake: &Lake, lines: &[LogLine]) {
+    let n = lines.len() as i64;
+    let bronze = uri(lake, "bronze");
+    assert_eq!(lake::count(&bronze), n, "bronze rows");
+    let distinct = lake::i64s(
+        &bronze,
+        "SELECT CAST(count(*) AS BIGINT) FROM (SELECT DISTINCT topic, \"partition\", \"offset\" FROM t)",
+    );
+    assert_eq!(
+        distinct,
+        vec![n],
+        "bronze (topic, partition, offset) unique"
+    );
+
+    let good: Vec<&LogLine> = lines.iter().filter(|l| l.is_well_formed()).collect();
+    let silver = uri(lake, "silver");
+    assert_eq!(
+        lake::count(&silver),
+        good.len() as i64,
+        "silver rows = well-formed records"
+    );
+    let distinct = lake::i64s(
+        &silver,
+        "SELECT CAST(count(DISTINCT message) AS BIGINT) FROM t",
+    );
+    assert_eq!(
+        distinct,
+        vec![good.len() as i64],
+        "each well-formed record once in silver"
+    );
+
+    let bad = lines.len() - good.len();
+    assert!(bad > 0, "the generator produced malformed records");
+    let quarantine = uri(lake, "silver_quarantine");
+    assert_eq!(
+        lake::count(&quarantine),
+        bad as i64,
+        "quarantine rows = malformed records"
+    );
+    let unexplained = lake::i64s(
+        &quarantine,
+        "SELECT CAST(count(*) AS BIGINT) FROM t WHERE reason = ''",
+    );
+    assert_eq!(unexplained, vec![0], "every quarantined row has a reason");
+
+    let expected: BTreeMap<String, (i64, i64)> = harness::logs::level_totals(lines)
+        .into_iter()
+        .map(|(level, t)| (level.to_owned(), (t.n, t.latency_sum)))
+        .collect();
+    let gold: BTreeMap<String, (i64, i64)> = lake::string_i64_i64(
+        &uri(lake, "gold"),
+        "SELECT level, count, latency_ms_sum FROM t",
+    )
+    .into_iter()
+    .map(|(l, n, s)| (l, (n, s)))
+    .collect();
+    assert_eq!(
+        gold, expected,
+        "gold = counts and latency sums per level of what was produced"
+    );
+}
+
+#[test]
+fn once_then_incremental_without_reprocessing() {
+    let broker = Broker::start();
+    broker.create_topic("logs", 3);
+    let lake_dir = Lake::new();
+    let pipeline = lake_dir.write_pipeline(&log_pipeline(&broker.bootstrap(), &lake_dir, ""));
+    let first = harness::logs::generate(5_000, 1);
+    harness::produce(
+        &broker.bootstrap(),
+        "logs",
+        first.iter().map(LogLine::to_kafka),
+    );
+    run_once(&pipeline);
+    assert_tables(&lake_dir, &first);
+
+    let (bronze, silver, gold) = (
+        uri(&lake_dir, "bronze"),
+        uri(&lake_dir, "silver"),
+        uri(&lake_dir, "gold"),
+    );
+    let silver_done = lake::stage_progress(&silver, "logs", "silver").expect("silver progress txn");
+    assert_eq!(
+        silver_done,
+        lake::open(&bronze).version(),
+        "silver consumed bronze to its latest version"
+    );
+
+    // A run with nothing new commits nothing anywhere.
+    let versions =
+        |l: &Lake| ["bronze", "silver", "gold"].map(|t| lake::open(&uri(l, t)).version());
+    let before = versions(&lake_dir);
+    run_once(&pipeline);
+    assert_eq!(versions(&lake_dir), before, "an idle run commits nothing");
+
+    // M more records: everything counted once, progress advanced.
+    let mut all = first;
+    let more: Vec<LogLine> = harness::logs::generate(8_000, 1).split_off(5_000);
+    harness::produce(
+        &broker.bootstrap(),
+        "logs",
+        more.iter().map(LogLine::to_kafka),
+    );
+    all.extend(more);
+    run_once(&pipeline);
+    assert_tables(&lake_dir, &all);
+    let silver_now = lake::stage_progress(&silver, "logs", "silver").expect("silver progress txn");
+    assert!(
+        silver_now > silver_done,
+        "silver progress advanced: {silver_done} -> {silver_now}"
+    );
+    assert_eq!(silver_now, lake::open(&bronze).version());
+    let gold_now = lake::stage_progress(&gold, "logs", "gold").expect("gold progress txn");
+    assert_eq!(
+        gold_now,
+        lake::open(&silver).version(),
+        "gold consumed silver to its latest version"
+    );
+}

@@ -8,9 +8,12 @@ async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,ingot=info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(
+                    "warn,ingot=info,deltalake_core::writer::stats=error,deltalake_core::operations::merge=error",
+                )),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match Cli::parse().execute().await {
         Ok(code) => std::process::ExitCode::from(u8::try_from(code).unwrap_or(1)),

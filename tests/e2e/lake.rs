@@ -66,3 +66,12 @@ pub fn count(uri: &str) -> i64 {
 pub fn stage_progress(uri: &str, pipeline: &str, stage: &str) -> Option<i64> {
     open(uri).txn_version(&format!("stage/{pipeline}/{stage}"))
 }
+
+/// The ingot lineage in the commit info of `version` of the table at `uri`.
+pub fn lineage(uri: &str, version: i64) -> ingot::table::Lineage {
+    let table = open(uri);
+    runtime()
+        .block_on(table.lineage(version))
+        .unwrap_or_else(|e| panic!("lineage of {uri} v{version}: {e}"))
+        .unwrap_or_else(|| panic!("{uri} v{version} has no ingot lineage"))
+}

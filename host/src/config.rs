@@ -395,7 +395,7 @@ impl PipelineConfig {
         if !needs_keys && !s.keys.is_empty() {
             return Err(self.invalid(field("keys"), "is only used by upsert and accumulate modes"));
         }
-        if (s.mode == ModeName::Accumulate) != !s.measures.is_empty() {
+        if (s.mode == ModeName::Accumulate) == s.measures.is_empty() {
             return Err(self.invalid(
                 field("measures"),
                 "is required by, and only used by, accumulate mode",

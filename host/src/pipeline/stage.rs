@@ -2,8 +2,8 @@
 //!
 //! A stage's progress is the `txn` (app id `stage/<pipeline>/<stage>`) on its
 //! **output** table: the last input version fully processed. One
-//! [`StageRunner::step`] reads the input's Change Data Feed from that version
-//! + 1 (at most `max-versions-per-commit` versions), runs the module over it in
+//! [`StageRunner::step`] reads the input's Change Data Feed from the version
+//! after that (at most `max-versions-per-commit` versions), runs the module over it in
 //! batches of `batch-rows`, and commits the output rows and the new txn in one
 //! Delta commit, with lineage in the commit info. Rejected rows go first to
 //! the quarantine table, in a commit carrying the same txn: after a crash

@@ -87,7 +87,7 @@ pub fn produce(
             }
         }
         sent += 1;
-        if sent % 100_000 == 0 {
+        if sent.is_multiple_of(100_000) {
             tracing::info!(topic, sent, "producing");
         }
     }

@@ -47,6 +47,16 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether this is a Delta commit conflict: another writer got there
+    /// first, and redoing the work from the new table state is the answer.
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            Error::Table(TableError::Conflict { .. }) => true,
+            Error::Stage { source, .. } => source.is_conflict(),
+            _ => false,
+        }
+    }
+
     /// Who has to act on this error.
     pub fn class(&self) -> ErrorClass {
         match self {

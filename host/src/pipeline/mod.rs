@@ -128,6 +128,10 @@ impl Pipeline {
                         match stage.step().await {
                             Ok(StepOutcome::Idle) => break,
                             Ok(step) => add(totals, &step),
+                            Err(e) if e.is_conflict() => {
+                                tracing::info!(error = %e, "another writer committed first, redoing");
+                                tokio::time::sleep(IDLE_WAIT).await;
+                            }
                             Err(e) => {
                                 tracing::error!(error = %e, "stage gave up");
                                 report.errors.push(e);
@@ -170,6 +174,9 @@ impl Pipeline {
                         add(&mut report.stages[i], &step);
                         retry_at[i] = None;
                         progressed = true;
+                    }
+                    Err(e) if e.is_conflict() => {
+                        tracing::info!(error = %e, "another writer committed first, redoing");
                     }
                     Err(e) => {
                         let wait = retry_at[i]

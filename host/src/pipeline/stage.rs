@@ -18,7 +18,7 @@ use crate::{
     pipeline::{ingest::now_micros, quarantine},
     runtime::{Instance, Limits, Module, Runtime, RuntimeError, StageId},
     table::{
-        Commit, Lineage, Table, Txn, WriteMode,
+        Commit, Lineage, Table, TableError, Txn, WriteMode,
         arrow::{
             array::{RecordBatch, new_empty_array},
             datatypes::{DataType, Field, Schema, TimeUnit},
@@ -203,6 +203,10 @@ impl StageRunner {
             }],
             lineage,
         };
+        // Each write is decided on the snapshot it commits against: a table
+        // another host created or advanced since this step read its progress
+        // makes the step redo from the new progress (delta-rs's conflict
+        // check only covers commits made after that snapshot).
         if !rejects.is_empty() && quarantined.is_none_or(|q| q < to) {
             let table = open_or_create(
                 &mut self.quarantine,
@@ -210,6 +214,7 @@ impl StageRunner {
                 quarantine::schema(),
             )
             .await?;
+            expect_progress(table, &self.app_id, quarantined)?;
             table
                 .write(
                     vec![quarantine::batch(&rejects)?],
@@ -224,6 +229,7 @@ impl StageRunner {
             .expect("invariant: at least one batch processed");
         let rows_out = outputs.iter().map(RecordBatch::num_rows).sum();
         let table = open_or_create(&mut self.output, &self.output_uri, schema).await?;
+        expect_progress(table, &self.app_id, done)?;
         let version = table.write(outputs, &self.mode, &commit).await?;
         tracing::info!(
             tenant = %self.id.tenant, pipeline = %self.id.pipeline, stage = %self.id.stage,
@@ -317,6 +323,19 @@ fn run_module(
         }
     }
     Ok((outputs, rejects))
+}
+
+/// Fails with a conflict unless `table`'s snapshot still holds the progress
+/// this step started from.
+fn expect_progress(table: &Table, app_id: &str, seen: Option<i64>) -> Result<()> {
+    if table.txn_version(app_id) == seen {
+        return Ok(());
+    }
+    Err(TableError::Conflict {
+        table: table.uri().to_owned(),
+        version: table.version(),
+    }
+    .into())
 }
 
 /// A zero-row batch of the input's CDF schema, so the module still reports

@@ -1,8 +1,8 @@
 //! Arrow IPC *stream* encoding of the batches that cross the boundary: one
 //! schema message, then record batch messages, then the end-of-stream marker.
 //!
-//! Arrow comes from deltalake's re-export, so host and table code share one
-//! arrow version.
+//! Arrow comes from `crate::table::arrow` (deltalake's re-export), so host and
+//! table code share one arrow version.
 
 use crate::table::arrow::compute::concat_batches;
 use crate::table::arrow::error::ArrowError;

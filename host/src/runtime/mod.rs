@@ -20,8 +20,10 @@
 //! stdout/stderr captured and forwarded to the stage log, random seeded with
 //! a fixed value. No filesystem, network, sockets or clocks.
 //!
-//! Calls into a guest block the calling thread; from async code run them in
-//! `tokio::task::spawn_blocking`.
+//! Calls into a guest block the calling thread for up to the call deadline
+//! (they need no tokio runtime, and are safe to make from inside one); from
+//! async code prefer `tokio::task::spawn_blocking` so a slow guest does not
+//! hold an executor thread.
 
 mod engine;
 mod error;

@@ -114,6 +114,9 @@ pub struct KafkaConfig {
     /// Where a partition with no progress in bronze starts.
     #[serde(default)]
     pub start_from: StartFrom,
+    /// How partitions are shared between hosts.
+    #[serde(default)]
+    pub assignment: Assignment,
     /// Partitions per topic created in the embedded broker.
     #[serde(default = "default_embedded_partitions")]
     pub embedded_partitions: i32,
@@ -127,6 +130,19 @@ impl KafkaConfig {
     pub fn is_embedded(&self) -> bool {
         self.brokers == "embedded"
     }
+}
+
+/// How a host gets its partitions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Assignment {
+    /// Join the consumer group: partitions are spread over the hosts of a
+    /// pipeline and move on a rebalance.
+    #[default]
+    Group,
+    /// Read every partition of the topics: one host per pipeline, no group
+    /// to join, so a restart resumes at once. (`--once` always does this.)
+    All,
 }
 
 /// Where a partition without recorded progress starts.

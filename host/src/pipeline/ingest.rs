@@ -25,7 +25,7 @@ use tokio::runtime::Handle;
 
 use crate::{
     Error, Result,
-    config::{BRONZE, PipelineConfig},
+    config::{Assignment, BRONZE, PipelineConfig},
     source::{
         SourceError,
         bronze::{self, BronzeBuilder},
@@ -110,7 +110,7 @@ impl Ingest {
             start_from: self.config.kafka.start_from,
             properties: self.config.kafka.properties.clone(),
             progress: self.progress_lookup(Arc::clone(&table)),
-            use_group: !self.once,
+            use_group: !self.once && self.config.kafka.assignment == Assignment::Group,
         })?;
         let limits = &self.config.ingest;
         let mut builder = BronzeBuilder::new();

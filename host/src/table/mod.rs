@@ -9,8 +9,12 @@
 //!   Delta `txn` actions that record progress and the ingot [`Lineage`] (in
 //!   the commit info under the key `"ingot"`), all in **one** commit, even when
 //!   there are no rows;
-//! - reads the Change Data Feed of a version range as a stream of batches in
-//!   version order ([`Table::changes`]).
+//! - reads the Change Data Feed of a version range in version order, as a
+//!   stream of batches ([`Table::change_stream`]) or collected
+//!   ([`Table::changes`]);
+//! - keeps the `txn` versions of its snapshot in memory
+//!   ([`Table::txn_version`]), since delta-rs 1.x only answers that with a log
+//!   replay per application id.
 //!
 //! Exactly-once rests on two properties. A commit carries the rows and the
 //! `txn` together, so a crash leaves either both or neither. And delta-rs'
@@ -54,6 +58,7 @@ use std::sync::Arc;
 
 use deltalake::kernel::Action;
 use deltalake::kernel::engine::arrow_conversion::TryIntoArrow as _;
+use deltalake::kernel::transaction::CommitProperties;
 use deltalake::logstore::{LogStore as _, get_actions};
 use deltalake::table::state::DeltaTableState;
 use deltalake::{DeltaTable, DeltaTableError, TableProperty};
@@ -198,6 +203,9 @@ impl Table {
             .create()
             .with_columns(wanted.fields().cloned())
             .with_configuration_property(TableProperty::EnableChangeDataFeed, Some("true"))
+            // No retry: a create that loses the race for version 0 must fail,
+            // not land a second create commit on top of the winner's.
+            .with_commit_properties(CommitProperties::default().with_max_retries(0))
             .await;
         match created {
             Ok(inner) => Table::from_loaded(inner).await,
@@ -242,7 +250,9 @@ impl Table {
     }
 
     /// The version of application transaction `app_id` in the loaded
-    /// snapshot (`None` if it never committed).
+    /// snapshot (`None` if it never committed). Opening, [`Table::refresh`]
+    /// and this handle's own writes bring it up to date; a commit of another
+    /// writer is seen after the next refresh.
     pub fn txn_version(&self, app_id: &str) -> Option<i64> {
         self.txns.get(app_id).copied()
     }
@@ -324,7 +334,7 @@ impl Table {
     }
 
     async fn from_loaded(inner: DeltaTable) -> Result<Table, TableError> {
-        let uri = inner.table_url().to_string();
+        let uri = inner.table_url().as_str().trim_end_matches('/').to_string();
         let open_error = |source| TableError::Open {
             table: uri.clone(),
             source: Box::new(source),

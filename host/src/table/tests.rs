@@ -401,6 +401,20 @@ async fn racing_writers_of_one_app_id_one_wins_one_conflicts() {
     assert_eq!(table.version(), 3, "one commit per round");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_creators_share_one_table() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = table_path(&dir, "gold");
+    let (a, b) = tokio::join!(
+        Table::open_or_create(&path, events_schema()),
+        Table::open_or_create(&path, events_schema()),
+    );
+    let (a, b) = (a.expect("first creator"), b.expect("second creator"));
+    assert_eq!((a.version(), b.version()), (0, 0));
+    let table = Table::open(&path).await.expect("open").expect("exists");
+    assert_eq!(table.version(), 0, "exactly one create commit");
+}
+
 #[tokio::test]
 async fn txn_map_agrees_with_delta_rs_across_a_checkpoint() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -465,4 +479,50 @@ async fn query_sees_the_loaded_snapshot() {
         .await
         .expect_err("bad sql");
     assert_eq!(err.class(), ErrorClass::User);
+}
+
+#[tokio::test]
+async fn nested_binary_and_timestamp_columns_round_trip() {
+    use super::arrow::array::{BinaryArray, TimestampMicrosecondArray, new_null_array};
+    let header = DataType::Struct(
+        vec![
+            Field::new("key", DataType::Utf8, false),
+            Field::new("value", DataType::Binary, true),
+        ]
+        .into(),
+    );
+    let headers = DataType::List(Arc::new(Field::new("item", header, true)));
+    let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    let local = DataType::Timestamp(TimeUnit::Microsecond, None);
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("value", DataType::Binary, true),
+        Field::new("at", utc, false),
+        Field::new("local", local, true),
+        Field::new("headers", headers.clone(), true),
+    ]));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = table_path(&dir, "t");
+    let mut table = Table::open_or_create(&path, schema.clone())
+        .await
+        .expect("create");
+    let at = TimestampMicrosecondArray::from(vec![1_700_000_000_000_000]).with_timezone("UTC");
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(BinaryArray::from_vec(vec![b"raw"])) as ArrayRef,
+            Arc::new(at),
+            Arc::new(TimestampMicrosecondArray::from(vec![Some(5)])),
+            new_null_array(&headers, 1),
+        ],
+    )
+    .expect("batch");
+    table
+        .write(vec![batch], &WriteMode::Append, &commit(&[]))
+        .await
+        .expect("append");
+    assert_eq!(table.schema().fields().len(), 4);
+    let changes = table.changes(1, 1).await.expect("changes");
+    assert_eq!(rows(&changes).len(), 1);
+    let reopened = Table::open_or_create(&path, schema).await.expect("reopen");
+    assert_eq!(rows(&reopened.scan().await.expect("scan")).len(), 1);
 }

@@ -16,6 +16,7 @@ use deltalake::kernel::transaction::{
     CommitBuilder, CommitProperties, TableReference as SnapshotReference,
 };
 use deltalake::kernel::{Action, Transaction};
+use deltalake::operations::merge::MergeBuilder;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::table::state::DeltaTableState;
 use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
@@ -320,68 +321,82 @@ impl MergePlan<'_> {
     /// The WHEN clauses of the MERGE.
     fn clauses(
         &self,
-        builder: deltalake::operations::merge::MergeBuilder,
+        builder: MergeBuilder,
         table: &SchemaRef,
-    ) -> Result<deltalake::operations::merge::MergeBuilder, DeltaTableError> {
-        let non_keys: Vec<&str> = table
-            .fields()
+    ) -> Result<MergeBuilder, DeltaTableError> {
+        let all: Vec<&str> = table.fields().iter().map(|f| f.name().as_str()).collect();
+        let non_keys: Vec<&str> = all
             .iter()
-            .map(|f| f.name().as_str())
+            .copied()
             .filter(|name| !self.keys.iter().any(|k| k == name))
             .collect();
-        let all: Vec<&str> = table.fields().iter().map(|f| f.name().as_str()).collect();
-        match &self.kind {
+        let builder = match &self.kind {
             MergeKind::Upsert {
                 sequence,
                 delete_column,
-            } => {
-                let newer = sequence.map(|s| {
-                    binary_expr(source(s), Operator::Gt, target(s))
-                        .or(target(s).is_null().and(source(s).is_not_null()))
-                });
-                let mut builder = builder;
-                if let Some(delete) = delete_column {
-                    let deleted = source(delete).is_true();
-                    let condition = newer.clone().map_or(deleted.clone(), |n| n.and(deleted));
-                    builder = builder.when_matched_delete(|d| d.predicate(condition))?;
-                }
-                builder = builder.when_matched_update(|u| {
-                    let u = non_keys
-                        .iter()
-                        .fold(u, |u, c| u.update(unqualified(c), source(c)));
-                    match newer {
-                        Some(n) => u.predicate(n),
-                        None => u,
-                    }
-                })?;
-                builder.when_not_matched_insert(|i| {
-                    let i = all.iter().fold(i, |i, c| i.set(unqualified(c), source(c)));
-                    match delete_column {
-                        Some(delete) => i.predicate(source(delete).is_not_true()),
-                        None => i,
-                    }
-                })
+            } => upsert_clauses(builder, &non_keys, *sequence, *delete_column)?,
+            MergeKind::Accumulate { measures } => accumulate_clauses(builder, &non_keys, measures)?,
+        };
+        builder.when_not_matched_insert(|i| {
+            let i = all.iter().fold(i, |i, c| i.set(unqualified(c), source(c)));
+            match &self.kind {
+                MergeKind::Upsert {
+                    delete_column: Some(delete),
+                    ..
+                } => i.predicate(source(delete).is_not_true()),
+                _ => i,
             }
-            MergeKind::Accumulate { measures } => {
-                let is_measure = |c: &str| measures.iter().any(|m| m == c);
-                builder
-                    .when_matched_update(|u| {
-                        non_keys.iter().fold(u, |u, c| {
-                            let value = if is_measure(c) {
-                                coalesce(vec![target(c), lit(0)])
-                                    + coalesce(vec![source(c), lit(0)])
-                            } else {
-                                source(c)
-                            };
-                            u.update(unqualified(c), value)
-                        })
-                    })?
-                    .when_not_matched_insert(|i| {
-                        all.iter().fold(i, |i, c| i.set(unqualified(c), source(c)))
-                    })
-            }
-        }
+        })
     }
+}
+
+/// Matched rows: deleted or replaced, each only by a strictly newer sequence.
+fn upsert_clauses(
+    builder: MergeBuilder,
+    non_keys: &[&str],
+    sequence: Option<&str>,
+    delete_column: Option<&str>,
+) -> Result<MergeBuilder, DeltaTableError> {
+    let newer = sequence.map(|s| {
+        binary_expr(source(s), Operator::Gt, target(s))
+            .or(target(s).is_null().and(source(s).is_not_null()))
+    });
+    let mut builder = builder;
+    if let Some(delete) = delete_column {
+        let deleted = source(delete).is_true();
+        let condition = match &newer {
+            Some(n) => n.clone().and(deleted),
+            None => deleted,
+        };
+        builder = builder.when_matched_delete(|d| d.predicate(condition))?;
+    }
+    builder.when_matched_update(|u| {
+        let u = non_keys
+            .iter()
+            .fold(u, |u, c| u.update(unqualified(c), source(c)));
+        match newer {
+            Some(n) => u.predicate(n),
+            None => u,
+        }
+    })
+}
+
+/// Matched rows: measures added (nulls as 0), other columns replaced.
+fn accumulate_clauses(
+    builder: MergeBuilder,
+    non_keys: &[&str],
+    measures: &[String],
+) -> Result<MergeBuilder, DeltaTableError> {
+    builder.when_matched_update(|u| {
+        non_keys.iter().fold(u, |u, c| {
+            let value = if measures.iter().any(|m| m == c) {
+                coalesce(vec![target(c), lit(0)]) + coalesce(vec![source(c), lit(0)])
+            } else {
+                source(c)
+            };
+            u.update(unqualified(c), value)
+        })
+    })
 }
 
 /// Key equality: `=` where the source has no null in the key (it keeps

@@ -6,8 +6,8 @@
 use std::{thread, time::Duration};
 
 use crate::{
-    harness::{self, Broker, Lake, logs::LogLine, run_ingot, spawn_ingot},
-    medallion::{assert_tables, log_pipeline},
+    harness::{self, Broker, Lake, logs::LogLine, spawn_ingot},
+    medallion::{assert_tables, log_pipeline, run_once},
 };
 
 #[test]
@@ -55,12 +55,7 @@ fn sigkill_under_load_loses_and_duplicates_nothing() {
     producer.join().expect("producer thread");
 
     // A last, triggered run drains what is left; then every table is exact.
-    let out = run_ingot(["run".as_ref(), pipeline.as_os_str(), "--once".as_ref()]);
-    assert!(
-        out.status.success(),
-        "final run failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_once(&pipeline);
     assert_tables(&lake, &lines);
 }
 
@@ -92,58 +87,6 @@ fn sigterm_stops_after_the_current_commit() {
         host.tail()
     );
     // Whatever was committed is consistent; a triggered run completes it.
-    let out = run_ingot(["run".as_ref(), pipeline.as_os_str(), "--once".as_ref()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_tables(&lake, &lines);
-}
-
-/// Two hosts of one pipeline share the consumer group and the tables under
-/// load; one is SIGKILLed, the group hands its partitions to the other,
-/// which resumes them from bronze's txns. Concurrent stage commits conflict
-/// and are redone. Nothing is lost or duplicated.
-#[test]
-fn two_hosts_one_killed_rebalance_resumes_from_bronze() {
-    let broker = Broker::start();
-    broker.create_topic("logs", 4);
-    let lake = Lake::new();
-    let pipeline = lake.write_pipeline(&log_pipeline(&broker.bootstrap(), &lake, ""));
-    let lines = harness::logs::generate(20_000, 21);
-    let (first, rest) = lines.split_at(10_000);
-    harness::produce(
-        &broker.bootstrap(),
-        "logs",
-        first.iter().map(LogLine::to_kafka),
-    );
-
-    let mut a = spawn_ingot(["run".as_ref(), pipeline.as_os_str()]);
-    let mut b = spawn_ingot(["run".as_ref(), pipeline.as_os_str()]);
-    a.wait_for_log("bronze commit", Duration::from_secs(120));
-    b.wait_for_log("partition assigned", Duration::from_secs(120));
-    a.kill();
-    harness::produce(
-        &broker.bootstrap(),
-        "logs",
-        rest.iter().map(LogLine::to_kafka),
-    );
-    // The survivor gets the dead host's partitions once its session expires.
-    b.wait_for_log("partitions revoked", Duration::from_secs(60));
-    thread::sleep(Duration::from_secs(3));
-    let status = b.terminate(Duration::from_secs(30));
-    assert!(
-        status.success(),
-        "survivor stops cleanly: {status}\n{}",
-        b.tail()
-    );
-
-    let out = run_ingot(["run".as_ref(), pipeline.as_os_str(), "--once".as_ref()]);
-    assert!(
-        out.status.success(),
-        "final run failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_once(&pipeline);
     assert_tables(&lake, &lines);
 }

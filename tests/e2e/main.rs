@@ -58,3 +58,4 @@ mod crash;
 mod hostile;
 mod lake;
 mod medallion;
+mod rebalance;

@@ -44,7 +44,8 @@ pub fn uri(lake: &Lake, table: &str) -> String {
     format!("{}/default/logs/{table}", lake.root().display())
 }
 
-fn run_once(pipeline: &std::path::Path) {
+/// `ingot run --once` on `pipeline`, which must succeed.
+pub fn run_once(pipeline: &std::path::Path) {
     let out = run_ingot(["run".as_ref(), pipeline.as_os_str(), "--once".as_ref()]);
     assert!(
         out.status.success(),
@@ -175,4 +176,22 @@ fn once_then_incremental_without_reprocessing() {
         lake::open(&silver).version(),
         "gold consumed silver to its latest version"
     );
+
+    // Lineage: the last silver commit names the module by its sha256 and
+    // the bronze versions it consumed, ending at its progress txn.
+    let lineage = lake::lineage(&silver, lake::open(&silver).version());
+    let digest = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(
+            std::fs::read(&modules().log_parse).expect("read module"),
+        ))
+    };
+    assert_eq!(lineage.module.as_deref(), Some(digest.as_str()));
+    assert_eq!(
+        (lineage.pipeline.as_str(), lineage.stage.as_str()),
+        ("logs", "silver")
+    );
+    assert_eq!(lineage.input_versions.map(|(_, to)| to), Some(silver_now));
+    assert_eq!(lineage.ingot_version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(lake::lineage(&bronze, 1).stage, "ingest");
 }

@@ -17,13 +17,7 @@ use crate::{
     config::{ModeName, PipelineConfig},
     pipeline::{ingest::now_micros, quarantine},
     runtime::{Instance, Limits, Module, Runtime, RuntimeError, StageId},
-    table::{
-        Commit, Lineage, Table, TableError, Txn, WriteMode,
-        arrow::{
-            array::{RecordBatch, new_empty_array},
-            datatypes::{DataType, Field, Schema, TimeUnit},
-        },
-    },
+    table::{Commit, Lineage, Table, TableError, Txn, WriteMode, arrow::array::RecordBatch},
 };
 
 /// What one step did.
@@ -341,26 +335,7 @@ fn expect_progress(table: &Table, app_id: &str, seen: Option<i64>) -> Result<()>
 /// A zero-row batch of the input's CDF schema, so the module still reports
 /// its output schema when a range holds no changes.
 fn empty_changes(input: &Table) -> RecordBatch {
-    let mut fields: Vec<Field> = input
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    fields.push(Field::new("_change_type", DataType::Utf8, false));
-    fields.push(Field::new("_commit_version", DataType::Int64, false));
-    fields.push(Field::new(
-        "_commit_timestamp",
-        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-        false,
-    ));
-    let schema = Arc::new(Schema::new(fields));
-    let columns = schema
-        .fields()
-        .iter()
-        .map(|f| new_empty_array(f.data_type()))
-        .collect();
-    RecordBatch::try_new(schema, columns).expect("invariant: empty columns match their schema")
+    RecordBatch::new_empty(input.change_schema())
 }
 
 /// Refreshes the table if open, else tries to open it; None if it does not exist yet.

@@ -140,14 +140,15 @@ impl Table {
     }
 }
 
-/// The table schema plus the three CDF columns.
-fn change_schema(table: &SchemaRef) -> SchemaRef {
+/// The table schema plus the three CDF columns, typed as the WIT contract
+/// documents them (`_commit_timestamp` in microseconds, UTC).
+pub(crate) fn change_schema(table: &SchemaRef) -> SchemaRef {
     let mut fields: Vec<Field> = table.fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.push(Field::new(CHANGE_TYPE_COLUMN, DataType::Utf8, false));
     fields.push(Field::new(COMMIT_VERSION_COLUMN, DataType::Int64, false));
     fields.push(Field::new(
         COMMIT_TIMESTAMP_COLUMN,
-        DataType::Timestamp(TimeUnit::Millisecond, None),
+        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
         true,
     ));
     Arc::new(Schema::new(fields))

@@ -235,6 +235,12 @@ impl Table {
         self.schema.clone()
     }
 
+    /// The schema of this table's Change Data Feed batches: its columns plus
+    /// `_change_type`, `_commit_version` and `_commit_timestamp`.
+    pub fn change_schema(&self) -> SchemaRef {
+        cdf::change_schema(&self.schema())
+    }
+
     /// Loads the latest version (incrementally: only new commits are read).
     ///
     /// # Errors

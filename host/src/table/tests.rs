@@ -284,7 +284,7 @@ async fn changes_of_appends_are_inclusive_and_in_version_order() {
             .field_with_name(COMMIT_TIMESTAMP_COLUMN)
             .expect("col")
             .data_type(),
-        &DataType::Timestamp(TimeUnit::Millisecond, None)
+        &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
     );
     let batches = stream.into_batches().await.expect("read");
     let seen: Vec<(String, String)> = rows(&batches)

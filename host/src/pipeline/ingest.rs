@@ -276,10 +276,20 @@ fn drop_already_written(batch: &RecordBatch, progress: &HashMap<PartitionId, i64
     let topics = batch.column(0).as_string::<i32>();
     let partitions = batch.column(1).as_primitive::<Int32Type>();
     let offsets = batch.column(2).as_primitive::<Int64Type>();
+    // Per row, on every commit: look partitions up by borrowed name in the
+    // handful there are, no allocation.
+    let done: Vec<(&str, i32, i64)> = progress
+        .iter()
+        .map(|((t, p), v)| (t.as_str(), *p, *v))
+        .collect();
     let keep: BooleanArray = (0..batch.num_rows())
         .map(|i| {
-            let done = progress.get(&(topics.value(i).to_owned(), partitions.value(i)));
-            Some(done.is_none_or(|d| offsets.value(i) > *d))
+            let (topic, partition) = (topics.value(i), partitions.value(i));
+            let last = done
+                .iter()
+                .find(|(t, p, _)| *p == partition && *t == topic)
+                .map(|d| d.2);
+            Some(last.is_none_or(|d| offsets.value(i) > d))
         })
         .collect();
     if keep.true_count() == batch.num_rows() {

@@ -14,7 +14,13 @@
 //!
 //! Run: `./dev bench`, or `cargo bench -p ingot-host --bench medallion`.
 
-#[path = "medallion/broker.rs"]
+// The e2e harness's broker (Tansu on a free loopback port), shared so the
+// bench and the tests start it the same way.
+#[path = "../../tests/e2e/harness/broker.rs"]
+#[expect(
+    dead_code,
+    reason = "the bench needs only part of the e2e harness's broker module"
+)]
 mod broker;
 mod common;
 #[path = "medallion/peer.rs"]
@@ -99,8 +105,8 @@ fn main() -> Result<()> {
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let broker = Broker::start()?;
-    broker.create_topic(TOPIC, PARTITIONS)?;
+    let broker = Broker::start();
+    broker.create_topic(TOPIC, PARTITIONS);
     let bootstrap = broker.bootstrap();
     eprintln!("bench: tansu at {bootstrap}, producing {records} records");
     let (produced, bytes) = fill_topic(&bootstrap, records)?;

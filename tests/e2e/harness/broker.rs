@@ -24,8 +24,6 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tempfile::TempDir;
 
-use super::tail;
-
 /// How long a broker may take to answer its first metadata request.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a topic may take to show all its partitions in metadata.
@@ -226,7 +224,7 @@ fn spawn_tansu(bin: &Path, port: u16, log: &Path) -> Child {
 }
 
 /// The client settings every harness client shares.
-fn client_config(bootstrap: &str) -> ClientConfig {
+pub fn client_config(bootstrap: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", bootstrap)
@@ -374,4 +372,12 @@ pub fn consume(bootstrap: &str, topic: &str, expected: usize, timeout: Duration)
         }
     }
     out
+}
+
+/// The last `lines` lines of the file at `path`, for a failure message.
+pub fn tail(path: &Path, lines: usize) -> String {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| format!("<{}: {e}>", path.display()));
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
 }

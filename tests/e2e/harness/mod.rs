@@ -17,7 +17,7 @@ pub mod ingot;
 pub mod logs;
 pub mod modules;
 
-pub use broker::{Broker, consume, produce};
+pub use broker::{Broker, consume, produce, tail};
 pub use ingot::{Lake, run_ingot, spawn_ingot};
 pub use modules::modules;
 
@@ -29,12 +29,4 @@ pub fn workspace_root() -> PathBuf {
         .parent()
         .expect("invariant: host/ has a parent directory")
         .to_path_buf()
-}
-
-/// The last `lines` lines of the file at `path`, for a failure message.
-pub fn tail(path: &Path, lines: usize) -> String {
-    let text =
-        std::fs::read_to_string(path).unwrap_or_else(|e| format!("<{}: {e}>", path.display()));
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }

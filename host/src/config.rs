@@ -202,8 +202,11 @@ pub enum ModeName {
     Append,
     /// Latest row per key (`keys`, optional `sequence`, optional `delete-column`).
     Upsert,
-    /// Measures added into the row of their key (`keys`, `measures`).
+    /// Measures added into the row of their key (`keys`, `measures`,
+    /// optional `reset-column`).
     Accumulate,
+    /// Rows whose key is not in the table yet are appended (`keys`).
+    Dedupe,
 }
 
 /// One stage.
@@ -233,6 +236,10 @@ pub struct StageConfig {
     /// Boolean column marking deletes (upsert); not stored.
     #[serde(default)]
     pub delete_column: Option<String>,
+    /// Boolean column marking rows whose measures replace the stored ones
+    /// instead of adding to them (accumulate); not stored.
+    #[serde(default)]
+    pub reset_column: Option<String>,
     /// Rows per call into the module.
     #[serde(default = "default_batch_rows")]
     pub batch_rows: usize,
@@ -404,12 +411,18 @@ impl PipelineConfig {
                 format!("{} does not exist", s.module.display()),
             ));
         }
-        let needs_keys = matches!(s.mode, ModeName::Upsert | ModeName::Accumulate);
+        let needs_keys = s.mode != ModeName::Append;
         if needs_keys && s.keys.is_empty() {
-            return Err(self.invalid(field("keys"), "is required by upsert and accumulate modes"));
+            return Err(self.invalid(
+                field("keys"),
+                "is required by upsert, accumulate and dedupe modes",
+            ));
         }
         if !needs_keys && !s.keys.is_empty() {
-            return Err(self.invalid(field("keys"), "is only used by upsert and accumulate modes"));
+            return Err(self.invalid(
+                field("keys"),
+                "is only used by upsert, accumulate and dedupe modes",
+            ));
         }
         if (s.mode == ModeName::Accumulate) == s.measures.is_empty() {
             return Err(self.invalid(
@@ -422,6 +435,9 @@ impl PipelineConfig {
                 field("mode"),
                 "sequence and delete-column are only used by upsert mode",
             ));
+        }
+        if s.mode != ModeName::Accumulate && s.reset_column.is_some() {
+            return Err(self.invalid(field("reset-column"), "is only used by accumulate mode"));
         }
         if s.batch_rows == 0 || s.max_versions_per_commit <= 0 {
             return Err(self.invalid(
@@ -572,5 +588,27 @@ mod tests {
         let typed = error_of(&GOOD.replace("mode = \"accumulate\"", "mode = \"sideways\""));
         assert!(typed.contains("sideways"), "{typed}");
         assert!(error_of("name = ").contains("p.toml"));
+    }
+
+    #[test]
+    fn dedupe_needs_keys_and_reset_column_belongs_to_accumulate() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let reset = GOOD.replace(
+            "measures = [\"count\"]",
+            "measures = [\"count\"]\n        reset-column = \"reset\"",
+        );
+        let c = PipelineConfig::load(&write(dir.path(), &reset)).expect("valid");
+        assert_eq!(c.stages[1].reset_column.as_deref(), Some("reset"));
+        let dedupe = GOOD.replace(
+            "mode = \"accumulate\"\n        keys = [\"level\"]\n        measures = [\"count\"]",
+            "mode = \"dedupe\"",
+        );
+        assert_ne!(dedupe, GOOD, "the replacement matched");
+        assert!(error_of(&dedupe).contains("`stages[1].keys`"));
+        let misplaced = GOOD.replace(
+            "name = \"silver\"",
+            "name = \"silver\"\n        reset-column = \"r\"",
+        );
+        assert!(error_of(&misplaced).contains("`stages[0].reset-column`"));
     }
 }

@@ -17,7 +17,9 @@ use crate::{
     config::{ModeName, PipelineConfig},
     pipeline::{ingest::now_micros, quarantine},
     runtime::{Instance, Limits, Module, Runtime, RuntimeError, StageId},
-    table::{Commit, Lineage, Table, TableError, Txn, WriteMode, arrow::array::RecordBatch},
+    table::{
+        Commit, Lineage, Table, TableError, Tombstones, Txn, WriteMode, arrow::array::RecordBatch,
+    },
 };
 
 /// What one step did.
@@ -50,6 +52,7 @@ pub struct StageRunner {
     output_uri: String,
     quarantine_uri: String,
     mode: WriteMode,
+    tombstones: Option<Tombstones>,
     module: Arc<Module>,
     runtime: Arc<Runtime>,
     limits: Limits,
@@ -61,6 +64,11 @@ pub struct StageRunner {
     input: Option<Table>,
     output: Option<Table>,
     quarantine: Option<Table>,
+}
+
+/// The table holding the tombstones of upsert stage `stage`.
+pub fn tombstones_table_name(stage: &str) -> String {
+    format!("{stage}_tombstones")
 }
 
 /// The txn app id of a stage's progress on its output table.
@@ -108,7 +116,18 @@ impl StageRunner {
             ModeName::Accumulate => WriteMode::Accumulate {
                 keys: stage.keys.clone(),
                 measures: stage.measures.clone(),
+                reset_column: stage.reset_column.clone(),
             },
+            ModeName::Dedupe => WriteMode::Dedupe {
+                keys: stage.keys.clone(),
+            },
+        };
+        // An upsert that can order (sequence) and delete keeps tombstones.
+        let tombstones = match (&stage.sequence, &stage.delete_column) {
+            (Some(_), Some(_)) => Some(Tombstones::new(
+                config.table_uri(&tombstones_table_name(&stage.name)),
+            )),
+            _ => None,
         };
         Ok(Self {
             app_id: stage_app_id(&config.name, &stage.name),
@@ -117,6 +136,7 @@ impl StageRunner {
             quarantine_uri: config.table_uri(&quarantine::table_name(&stage.name)),
             id,
             mode,
+            tombstones,
             module,
             runtime,
             limits,
@@ -221,6 +241,21 @@ impl StageRunner {
             .first()
             .map(RecordBatch::schema)
             .expect("invariant: at least one batch processed");
+        let outputs = match (&mut self.tombstones, &self.mode) {
+            (
+                Some(tombstones),
+                WriteMode::Upsert {
+                    keys,
+                    sequence: Some(sequence),
+                    delete_column: Some(delete),
+                },
+            ) => {
+                tombstones
+                    .apply(outputs, keys, sequence, delete, &commit)
+                    .await?
+            }
+            _ => outputs,
+        };
         let rows_out = outputs.iter().map(RecordBatch::num_rows).sum();
         let table = open_or_create(&mut self.output, &self.output_uri, schema).await?;
         expect_progress(table, &self.app_id, done)?;

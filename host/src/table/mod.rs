@@ -4,8 +4,9 @@
 //! or absolute, or a `file://` URL) held at a loaded snapshot. It
 //! - creates tables with the Change Data Feed on (`delta.enableChangeDataFeed
 //!   = true`), so every stage can read the previous table incrementally;
-//! - writes rows in one of three [`WriteMode`]s — append, upsert (latest row
-//!   per key, CDC), accumulate (measures added per key) — together with the
+//! - writes rows in one of four [`WriteMode`]s — append, upsert (latest row
+//!   per key, CDC), accumulate (measures added per key), dedupe (append of
+//!   keys not yet present) — together with the
 //!   Delta `txn` actions that record progress and the ingot [`Lineage`] (in
 //!   the commit info under the key `"ingot"`), all in **one** commit, even when
 //!   there are no rows;
@@ -26,11 +27,10 @@
 //! own writes; nothing here re-reads the whole table per write.
 //!
 //! Limits, stated plainly:
-//! - Upsert deletes remove the key's row and keep no tombstone: an insert of
-//!   that key with an older sequence that arrives after the delete brings the
-//!   row back. Producers whose deletes can be overtaken must keep such events
-//!   out (or tombstone themselves in a column) until this gains a tombstone
-//!   retention.
+//! - Upsert deletes remove the key's row; the table itself keeps no
+//!   tombstone. [`Tombstones`] (a sidecar table the stage keeps when an
+//!   upsert has both a sequence and a delete column) screens out events
+//!   older than a key's delete, so a late event cannot bring the row back.
 //! - In an upsert, a null sequence is lower than any value; a matched row is
 //!   replaced only by a strictly higher sequence.
 //! - Accumulate keeps rows whose measures sum to zero.
@@ -45,6 +45,7 @@ mod error;
 mod location;
 mod reduce;
 mod schema;
+mod tombstones;
 mod txns;
 mod write;
 
@@ -72,6 +73,7 @@ use datafusion::prelude::SessionContext;
 
 pub use cdf::{CHANGE_TYPE_COLUMN, COMMIT_TIMESTAMP_COLUMN, COMMIT_VERSION_COLUMN, ChangeStream};
 pub use error::TableError;
+pub use tombstones::Tombstones;
 
 /// The commit-info key under which ingot records its [`Lineage`].
 pub const LINEAGE_KEY: &str = "ingot";
@@ -137,6 +139,18 @@ pub enum WriteMode {
         keys: Vec<String>,
         /// Integer, float or decimal columns to add up.
         measures: Vec<String>,
+        /// Optional boolean column, not stored: a row where it is true
+        /// REPLACES the key's measures instead of adding to them (rows after
+        /// it in the batch add to the replaced value). For sources that send
+        /// a full state now and then, such as osquery snapshots.
+        reset_column: Option<String>,
+    },
+    /// Rows whose key the table does not hold yet are inserted; the others
+    /// are dropped (the first row of a key in a batch wins). Replaying the
+    /// same data adds nothing: an idempotent append.
+    Dedupe {
+        /// Key columns (compared null-safe) that identify a row.
+        keys: Vec<String>,
     },
 }
 

@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use deltalake::arrow::array::{
-    Array, ArrayRef, AsArray, Decimal128Array, Float64Array, Int64Array, RecordBatch, UInt32Array,
+    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Float64Array, Int64Array, RecordBatch,
+    UInt32Array,
 };
 use deltalake::arrow::compute::{CastOptions, cast, cast_with_options, take_record_batch};
 use deltalake::arrow::datatypes::{DataType, Decimal128Type, Float64Type, Int64Type};
@@ -84,8 +85,32 @@ pub(crate) fn latest_per_key(
     take_record_batch(batch, &UInt32Array::from(indices))
 }
 
+/// The batch reduced to the first row of every key, in input order.
+///
+/// # Errors
+/// A key column of a type Arrow cannot order.
+pub(crate) fn first_per_key(
+    batch: &RecordBatch,
+    keys: &[usize],
+) -> Result<RecordBatch, ArrowError> {
+    let key_columns: Vec<ArrayRef> = keys.iter().map(|&i| batch.column(i).clone()).collect();
+    let groups = group_rows(&key_columns)?;
+    let mut seen = vec![false; groups.len];
+    let mut first = Vec::with_capacity(groups.len);
+    for (row, &group) in groups.of_row.iter().enumerate() {
+        if !std::mem::replace(&mut seen[group], true) {
+            first.push(u32::try_from(row).expect("invariant: batch rows fit in u32"));
+        }
+    }
+    take_record_batch(batch, &UInt32Array::from(first))
+}
+
 /// The batch reduced to one row per key: every measure summed (nulls count
 /// as 0), every other column taken from the key's last row.
+///
+/// With a `reset` column (boolean), a row where it is true restarts its
+/// key's sums at its own values, and the key's reduced row is marked reset
+/// (true) so the MERGE replaces the stored measures instead of adding.
 ///
 /// # Errors
 /// A measure that is not an integer, float or decimal column, or a sum that
@@ -94,6 +119,7 @@ pub(crate) fn sum_per_key(
     batch: &RecordBatch,
     keys: &[usize],
     measures: &[usize],
+    reset: Option<usize>,
 ) -> Result<RecordBatch, ArrowError> {
     let key_columns: Vec<ArrayRef> = keys.iter().map(|&i| batch.column(i).clone()).collect();
     let groups = group_rows(&key_columns)?;
@@ -101,16 +127,35 @@ pub(crate) fn sum_per_key(
     for (row, &group) in groups.of_row.iter().enumerate() {
         last[group] = u32::try_from(row).expect("invariant: batch rows fit in u32");
     }
+    let resets: Option<Vec<bool>> = reset.map(|i| {
+        let flags = batch.column(i).as_boolean();
+        (0..batch.num_rows())
+            .map(|row| flags.is_valid(row) && flags.value(row))
+            .collect()
+    });
     let reduced = take_record_batch(batch, &UInt32Array::from(last))?;
     let mut columns = reduced.columns().to_vec();
     for &m in measures {
-        columns[m] = sum_column(batch.column(m), &groups)?;
+        columns[m] = sum_column(batch.column(m), &groups, resets.as_deref())?;
+    }
+    if let (Some(i), Some(resets)) = (reset, &resets) {
+        let mut any = vec![false; groups.len];
+        for (row, &group) in groups.of_row.iter().enumerate() {
+            any[group] |= resets[row];
+        }
+        columns[i] = Arc::new(BooleanArray::from(any));
     }
     RecordBatch::try_new(reduced.schema(), columns)
 }
 
-/// Per-group sums of one measure column, in the column's own type.
-fn sum_column(values: &ArrayRef, groups: &Groups) -> Result<ArrayRef, ArrowError> {
+/// Per-group sums of one measure column, in the column's own type; a row
+/// flagged in `resets` restarts its group's sum.
+fn sum_column(
+    values: &ArrayRef,
+    groups: &Groups,
+    resets: Option<&[bool]>,
+) -> Result<ArrayRef, ArrowError> {
+    let restarts = |row: usize| resets.is_some_and(|r| r[row]);
     let strict = CastOptions {
         safe: false,
         ..Default::default()
@@ -128,6 +173,9 @@ fn sum_column(values: &ArrayRef, groups: &Groups) -> Result<ArrayRef, ArrowError
             let mut sums = vec![0_i64; groups.len];
             for (row, v) in wide.as_primitive::<Int64Type>().iter().enumerate() {
                 let slot = &mut sums[groups.of_row[row]];
+                if restarts(row) {
+                    *slot = 0;
+                }
                 *slot = slot.checked_add(v.unwrap_or(0)).ok_or_else(|| {
                     ArrowError::ComputeError(format!("sum overflows {data_type}"))
                 })?;
@@ -138,7 +186,11 @@ fn sum_column(values: &ArrayRef, groups: &Groups) -> Result<ArrayRef, ArrowError
             let wide = cast(values, &DataType::Float64)?;
             let mut sums = vec![0_f64; groups.len];
             for (row, v) in wide.as_primitive::<Float64Type>().iter().enumerate() {
-                sums[groups.of_row[row]] += v.unwrap_or(0.0);
+                let slot = &mut sums[groups.of_row[row]];
+                if restarts(row) {
+                    *slot = 0.0;
+                }
+                *slot += v.unwrap_or(0.0);
             }
             Arc::new(Float64Array::from(sums))
         }
@@ -146,6 +198,9 @@ fn sum_column(values: &ArrayRef, groups: &Groups) -> Result<ArrayRef, ArrowError
             let mut sums = vec![0_i128; groups.len];
             for (row, v) in values.as_primitive::<Decimal128Type>().iter().enumerate() {
                 let slot = &mut sums[groups.of_row[row]];
+                if restarts(row) {
+                    *slot = 0;
+                }
                 *slot = slot.checked_add(v.unwrap_or(0)).ok_or_else(|| {
                     ArrowError::ComputeError(format!("sum overflows {data_type}"))
                 })?;
@@ -259,7 +314,7 @@ mod tests {
                 Arc::new(StringArray::from(vec!["x1", "y1", "x2", "x3"])),
             ),
         ]);
-        let out = sum_per_key(&b, &[0], &[1]).expect("sum");
+        let out = sum_per_key(&b, &[0], &[1], None).expect("sum");
         assert_eq!(out.num_rows(), 2);
         assert_eq!(out.column(1).data_type(), &DataType::Int32);
         let n = out
@@ -279,7 +334,58 @@ mod tests {
             ("n", Arc::new(Int32Array::from(vec![i32::MAX, 1]))),
             ("s", Arc::new(StringArray::from(vec!["a", "b"]))),
         ]);
-        assert!(sum_per_key(&b, &[0], &[1]).is_err(), "i32 overflow");
-        assert!(sum_per_key(&b, &[0], &[2]).is_err(), "string measure");
+        assert!(sum_per_key(&b, &[0], &[1], None).is_err(), "i32 overflow");
+        assert!(sum_per_key(&b, &[0], &[2], None).is_err(), "string measure");
+    }
+
+    #[test]
+    fn a_reset_row_restarts_its_key_and_marks_it() {
+        let b = batch(vec![
+            (
+                "k",
+                Arc::new(StringArray::from(vec!["a", "a", "b", "a", "b"])),
+            ),
+            ("n", Arc::new(Int64Array::from(vec![5, 3, 1, 2, 1]))),
+            (
+                "reset",
+                Arc::new(BooleanArray::from(vec![
+                    Some(false),
+                    Some(true),
+                    None,
+                    Some(false),
+                    Some(false),
+                ])),
+            ),
+        ]);
+        let out = sum_per_key(&b, &[0], &[1], Some(2)).expect("sum");
+        let n = out.column(1).as_primitive::<Int64Type>();
+        // a: 5 is dropped by the reset to 3, then +2; b: 1 + 1, no reset.
+        assert_eq!(n.values().to_vec(), vec![5, 2]);
+        let reset = out.column(2).as_boolean();
+        assert_eq!(
+            (reset.value(0), reset.value(1)),
+            (true, false),
+            "a is marked reset, b is not"
+        );
+    }
+
+    #[test]
+    fn first_row_per_key_wins_in_input_order() {
+        let b = batch(vec![
+            ("k", Arc::new(Int32Array::from(vec![2, 1, 2, 3, 1]))),
+            (
+                "v",
+                Arc::new(StringArray::from(vec!["2a", "1a", "2b", "3a", "1b"])),
+            ),
+        ]);
+        let out = first_per_key(&b, &[0]).expect("first");
+        assert_eq!(
+            strings(&out, 1),
+            vec![
+                Some("2a".to_string()),
+                Some("1a".to_string()),
+                Some("3a".to_string())
+            ]
+        );
     }
 }

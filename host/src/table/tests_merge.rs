@@ -255,6 +255,7 @@ async fn accumulate_adds_measures_per_key() {
         .expect("batch")
     };
     let mode = WriteMode::Accumulate {
+        reset_column: None,
         keys: vec!["city".into()],
         measures: vec!["voters".into()],
     };
@@ -323,6 +324,7 @@ async fn missing_and_extra_columns_are_user_errors() {
         .expect_err("extra column");
     assert!(matches!(err, TableError::SchemaMismatch { .. }), "{err}");
     let bad_measure = WriteMode::Accumulate {
+        reset_column: None,
         keys: vec!["id".into()],
         measures: vec!["name".into()],
     };
@@ -335,4 +337,202 @@ async fn missing_and_extra_columns_are_user_errors() {
         .expect_err("string measure");
     assert!(matches!(err, TableError::InvalidBatch { .. }), "{err}");
     assert_eq!(table.version(), 0, "nothing committed");
+}
+
+#[tokio::test]
+async fn accumulate_reset_rows_replace_the_stored_measures() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = table_path(&dir, "gold");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("host", DataType::Utf8, true),
+        Field::new("rows", DataType::Int64, true),
+    ]));
+    let batch = |rows: &[(&str, i64, bool)]| {
+        RecordBatch::try_from_iter([
+            (
+                "host",
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))) as ArrayRef,
+            ),
+            (
+                "rows",
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1))),
+            ),
+            (
+                "reset",
+                Arc::new(BooleanArray::from_iter(rows.iter().map(|r| Some(r.2)))),
+            ),
+        ])
+        .expect("batch")
+    };
+    let mode = WriteMode::Accumulate {
+        keys: vec!["host".into()],
+        measures: vec!["rows".into()],
+        reset_column: Some("reset".into()),
+    };
+    let mut table = Table::open_or_create(&path, schema).await.expect("create");
+    table
+        .write(
+            vec![batch(&[("a", 5, false), ("b", 2, false), ("c", 4, true)])],
+            &mode,
+            &commit(&[("g", 1)]),
+        )
+        .await
+        .expect("first");
+    assert_eq!(sorted_rows(&table).await, vec!["a|5", "b|2", "c|4"]);
+    // a: reset to 3, then +1 in the same batch; b: +2; c: reset to 0.
+    table
+        .write(
+            vec![
+                batch(&[("a", 7, false), ("a", 3, true), ("b", 2, false)]),
+                batch(&[("a", 1, false), ("c", 0, true)]),
+            ],
+            &mode,
+            &commit(&[("g", 2)]),
+        )
+        .await
+        .expect("second");
+    assert_eq!(sorted_rows(&table).await, vec!["a|4", "b|4", "c|0"]);
+    assert!(
+        table.schema().field_with_name("reset").is_err(),
+        "the reset flag is not stored"
+    );
+}
+
+#[tokio::test]
+async fn dedupe_inserts_only_keys_the_table_lacks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = table_path(&dir, "silver");
+    let mode = WriteMode::Dedupe {
+        keys: vec!["id".into(), "seq".into()],
+    };
+    let plain = |rows: &[(i64, &str, i64)]| {
+        let with_flag: Vec<(i64, &str, i64, bool)> =
+            rows.iter().map(|&(i, n, s)| (i, n, s, false)).collect();
+        let b = people(&with_flag);
+        b.project(&[0, 1, 2]).expect("project")
+    };
+    let mut table = Table::open_or_create(&path, people_schema())
+        .await
+        .expect("create");
+    table
+        .write(
+            vec![plain(&[(1, "ann", 1), (2, "bob", 1), (1, "ann-dup", 1)])],
+            &mode,
+            &commit(&[("s", 1)]),
+        )
+        .await
+        .expect("first");
+    assert_eq!(sorted_rows(&table).await, vec!["1|ann|1", "2|bob|1"]);
+    let v2 = table
+        .write(
+            vec![plain(&[(1, "ann-replayed", 1), (1, "ann", 2)])],
+            &mode,
+            &commit(&[("s", 2)]),
+        )
+        .await
+        .expect("second");
+    assert_eq!(
+        sorted_rows(&table).await,
+        vec!["1|ann|1", "1|ann|2", "2|bob|1"]
+    );
+    assert_eq!(changes_of(&table, v2).await, vec!["1|ann|insert"]);
+    // A full replay changes nothing, but the progress still advances.
+    let v3 = table
+        .write(
+            vec![plain(&[(1, "ann", 1), (2, "bob", 1)])],
+            &mode,
+            &commit(&[("s", 3)]),
+        )
+        .await
+        .expect("replay");
+    assert_eq!(changes_of(&table, v3).await, Vec::<String>::new());
+    assert_eq!(table.txn_version("s"), Some(3));
+}
+
+#[tokio::test]
+async fn tombstones_keep_late_events_from_resurrecting_deleted_rows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = table_path(&dir, "silver");
+    let mut tombstones = Tombstones::new(table_path(&dir, "silver_tombstones"));
+    let mut table = Table::open_or_create(&path, people_schema())
+        .await
+        .expect("create");
+    async fn write(
+        tombstones: &mut Tombstones,
+        table: &mut Table,
+        rows: &[(i64, &str, i64, bool)],
+        v: i64,
+    ) -> i64 {
+        let kept = tombstones
+            .apply(
+                vec![people(rows)],
+                &["id".to_string()],
+                "seq",
+                "deleted",
+                &commit(&[]),
+            )
+            .await
+            .expect("tombstones");
+        table
+            .write(kept, &upsert_mode(), &commit(&[("s", v)]))
+            .await
+            .expect("upsert")
+    }
+    write(
+        &mut tombstones,
+        &mut table,
+        &[(1, "ann", 10, false), (2, "bob", 10, false)],
+        1,
+    )
+    .await;
+    write(&mut tombstones, &mut table, &[(1, "ann", 20, true)], 2).await;
+    // An update older than the delete arrives late, and a replay of the
+    // create: neither brings ann back. Bob's newer update applies.
+    write(
+        &mut tombstones,
+        &mut table,
+        &[
+            (1, "ann-late", 15, false),
+            (1, "ann", 10, false),
+            (2, "bob2", 11, false),
+        ],
+        3,
+    )
+    .await;
+    assert_eq!(sorted_rows(&table).await, vec!["2|bob2|11"]);
+    // A re-create newer than the delete is a new row.
+    write(
+        &mut tombstones,
+        &mut table,
+        &[(1, "ann-again", 30, false)],
+        4,
+    )
+    .await;
+    assert_eq!(
+        sorted_rows(&table).await,
+        vec!["1|ann-again|30", "2|bob2|11"]
+    );
+    // A crash after the tombstones were recorded but before the upsert: the
+    // replayed batch still applies its own delete (same sequence).
+    let batch = [(2, "bob", 40, true)];
+    let kept = tombstones
+        .apply(
+            vec![people(&batch)],
+            &["id".to_string()],
+            "seq",
+            "deleted",
+            &commit(&[]),
+        )
+        .await
+        .expect("tombstones before the crash");
+    assert_eq!(kept.iter().map(RecordBatch::num_rows).sum::<usize>(), 1);
+    write(&mut tombstones, &mut table, &batch, 5).await;
+    assert_eq!(sorted_rows(&table).await, vec!["1|ann-again|30"]);
+    let stored = Table::open(tombstones.uri())
+        .await
+        .expect("open")
+        .expect("tombstone table exists");
+    let mut recorded = rows(&stored.scan().await.expect("scan"));
+    recorded.sort();
+    assert_eq!(recorded, vec!["1|20", "2|40"]);
 }

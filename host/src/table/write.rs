@@ -1,8 +1,9 @@
 //! Writing: rows, `txn` actions and lineage in one Delta commit.
 //!
 //! Appends skip DataFusion entirely: a parquet writer produces `add` actions
-//! and the commit is built directly. Upserts and accumulates reduce the batch
-//! to one row per key in Arrow ([`super::reduce`]) and run a delta-rs MERGE,
+//! and the commit is built directly. Upserts, accumulates and dedupes reduce
+//! the batch to one row per key in Arrow ([`super::reduce`]) and run a
+//! delta-rs MERGE,
 //! which writes `_change_data` files because the table has the Change Data
 //! Feed on. Whenever no data changes (no rows, or a MERGE that matched
 //! nothing it may change), a commit carrying only the `txn` actions and the
@@ -11,7 +12,7 @@
 use std::sync::Arc;
 
 use deltalake::datafusion::common::{Column, TableReference};
-use deltalake::datafusion::logical_expr::{Expr, Operator, binary_expr, lit};
+use deltalake::datafusion::logical_expr::{Expr, Operator, binary_expr, lit, when};
 use deltalake::kernel::transaction::{
     CommitBuilder, CommitProperties, TableReference as SnapshotReference,
 };
@@ -43,7 +44,9 @@ enum MergeKind<'a> {
     },
     Accumulate {
         measures: &'a [String],
+        reset_column: Option<&'a str>,
     },
+    Dedupe,
 }
 
 impl Table {
@@ -84,10 +87,24 @@ impl Table {
                 };
                 self.merge(batches, &plan, properties).await?
             }
-            WriteMode::Accumulate { keys, measures } => {
+            WriteMode::Accumulate {
+                keys,
+                measures,
+                reset_column,
+            } => {
                 let plan = MergePlan {
                     keys,
-                    kind: MergeKind::Accumulate { measures },
+                    kind: MergeKind::Accumulate {
+                        measures,
+                        reset_column: reset_column.as_deref(),
+                    },
+                };
+                self.merge(batches, &plan, properties).await?
+            }
+            WriteMode::Dedupe { keys } => {
+                let plan = MergePlan {
+                    keys,
+                    kind: MergeKind::Dedupe,
                 };
                 self.merge(batches, &plan, properties).await?
             }
@@ -240,11 +257,25 @@ impl MergePlan<'_> {
                 sequence,
                 delete_column,
             } => columns.extend(sequence.iter().chain(delete_column.iter()).copied()),
-            MergeKind::Accumulate { measures } => {
+            MergeKind::Accumulate {
+                measures,
+                reset_column,
+            } => {
                 columns.extend(measures.iter().map(String::as_str));
+                columns.extend(reset_column.iter().copied());
             }
+            MergeKind::Dedupe => {}
         }
         columns
+    }
+
+    /// The hidden (not stored) boolean column of the mode, if any.
+    fn hidden_column(&self) -> Option<&str> {
+        match &self.kind {
+            MergeKind::Upsert { delete_column, .. } => *delete_column,
+            MergeKind::Accumulate { reset_column, .. } => *reset_column,
+            MergeKind::Dedupe => None,
+        }
     }
 
     /// The table schema plus the hidden delete column, if any.
@@ -256,12 +287,13 @@ impl MergePlan<'_> {
                 .map(String::as_str)
                 .chain(*sequence)
                 .collect(),
-            MergeKind::Accumulate { measures } => self
+            MergeKind::Accumulate { measures, .. } => self
                 .keys
                 .iter()
                 .chain(measures.iter())
                 .map(String::as_str)
                 .collect(),
+            MergeKind::Dedupe => self.keys.iter().map(String::as_str).collect(),
         };
         if let Some(column) = stored.iter().find(|c| table.field_with_name(c).is_err()) {
             return Err(TableError::SchemaMismatch {
@@ -269,24 +301,20 @@ impl MergePlan<'_> {
                 details: format!("column {column} named by the write mode is not in the table"),
             });
         }
-        match &self.kind {
-            MergeKind::Upsert {
-                delete_column: Some(delete),
-                ..
-            } => {
-                if table.field_with_name(delete).is_ok() {
-                    return Err(TableError::SchemaMismatch {
-                        table: uri.to_string(),
-                        details: format!("delete column {delete} must not be a table column"),
-                    });
-                }
-                let mut fields: Vec<Field> =
-                    table.fields().iter().map(|f| f.as_ref().clone()).collect();
-                fields.push(Field::new(*delete, DataType::Boolean, true));
-                Ok(Arc::new(Schema::new(fields)))
-            }
-            _ => Ok(table.clone()),
+        let Some(hidden) = self.hidden_column() else {
+            return Ok(table.clone());
+        };
+        if table.field_with_name(hidden).is_ok() {
+            return Err(TableError::SchemaMismatch {
+                table: uri.to_string(),
+                details: format!(
+                    "column {hidden} marks rows for the write mode and must not be a table column"
+                ),
+            });
         }
+        let mut fields: Vec<Field> = table.fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields.push(Field::new(hidden, DataType::Boolean, true));
+        Ok(Arc::new(Schema::new(fields)))
     }
 
     /// One row per key.
@@ -311,10 +339,15 @@ impl MergePlan<'_> {
             MergeKind::Upsert { sequence, .. } => {
                 reduce::latest_per_key(&batch, &keys, sequence.map(index)).map_err(invalid)
             }
-            MergeKind::Accumulate { measures } => {
+            MergeKind::Accumulate {
+                measures,
+                reset_column,
+            } => {
                 let measures: Vec<usize> = measures.iter().map(|m| index(m)).collect();
-                reduce::sum_per_key(&batch, &keys, &measures).map_err(invalid)
+                reduce::sum_per_key(&batch, &keys, &measures, reset_column.map(index))
+                    .map_err(invalid)
             }
+            MergeKind::Dedupe => reduce::first_per_key(&batch, &keys).map_err(invalid),
         }
     }
 
@@ -335,7 +368,12 @@ impl MergePlan<'_> {
                 sequence,
                 delete_column,
             } => upsert_clauses(builder, &non_keys, *sequence, *delete_column)?,
-            MergeKind::Accumulate { measures } => accumulate_clauses(builder, &non_keys, measures)?,
+            MergeKind::Accumulate {
+                measures,
+                reset_column,
+            } => accumulate_clauses(builder, &non_keys, measures, *reset_column)?,
+            // Matched rows are already there: nothing to do.
+            MergeKind::Dedupe => builder,
         };
         builder.when_not_matched_insert(|i| {
             let i = all.iter().fold(i, |i, c| i.set(unqualified(c), source(c)));
@@ -381,16 +419,24 @@ fn upsert_clauses(
     })
 }
 
-/// Matched rows: measures added (nulls as 0), other columns replaced.
+/// Matched rows: measures added (nulls as 0), or replaced where the source
+/// row is a reset; other columns replaced.
 fn accumulate_clauses(
     builder: MergeBuilder,
     non_keys: &[&str],
     measures: &[String],
+    reset_column: Option<&str>,
 ) -> Result<MergeBuilder, DeltaTableError> {
     builder.when_matched_update(|u| {
         non_keys.iter().fold(u, |u, c| {
             let value = if measures.iter().any(|m| m == c) {
-                coalesce(vec![target(c), lit(0)]) + coalesce(vec![source(c), lit(0)])
+                let sum = coalesce(vec![target(c), lit(0)]) + coalesce(vec![source(c), lit(0)]);
+                match reset_column {
+                    Some(reset) => when(source(reset).is_true(), coalesce(vec![source(c), lit(0)]))
+                        .otherwise(sum)
+                        .expect("invariant: a CASE with one WHEN and an ELSE is well formed"),
+                    None => sum,
+                }
             } else {
                 source(c)
             };

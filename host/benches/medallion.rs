@@ -25,14 +25,14 @@ mod broker;
 mod common;
 #[path = "medallion/peer.rs"]
 mod peer;
+#[path = "common/pipeline.rs"]
+mod pipeline;
 
-use std::sync::{Arc, atomic::AtomicBool};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Result, bail, ensure};
 use ingot::config::PipelineConfig;
-use ingot::pipeline::ingest::Ingest;
-use ingot::pipeline::stage::{StageRunner, StepOutcome};
 use ingot::runtime::Runtime;
 use ingot::source::producer::produce;
 use rdkafka::Message;
@@ -40,6 +40,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use broker::{Broker, client_config};
 use common::{Table, decimal, env_count, guest_module, log_records, thousands, workspace_root};
+use pipeline::{commits, run_ingest, run_stage};
 
 /// The topic every reader drains.
 const TOPIC: &str = "bench";
@@ -242,17 +243,7 @@ fn run_ingot(
     lake: &std::path::Path,
 ) -> Result<IngotFigures> {
     let config = Arc::new(pipeline_config(bootstrap, lake)?);
-    let stop = Arc::new(AtomicBool::new(false));
-    let ingest = Ingest::new(
-        Arc::clone(&config),
-        bootstrap.to_owned(),
-        tokio.handle().clone(),
-        stop,
-        true,
-    );
-    let started = Instant::now();
-    let report = ingest.run()?;
-    let seconds = started.elapsed().as_secs_f64();
+    let (report, seconds) = run_ingest(tokio, &config, bootstrap)?;
     ensure!(
         report.records as usize == records,
         "ingest wrote {} of {records} records",
@@ -306,59 +297,6 @@ fn run_ingot(
             ratio: String::new(),
         },
     })
-}
-
-/// `n commits`, or `1 commit`.
-fn commits(n: u64) -> String {
-    if n == 1 {
-        "1 commit".into()
-    } else {
-        format!("{n} commits")
-    }
-}
-
-/// Totals of one stage run to completion.
-struct StageTotals {
-    rows_in: u64,
-    rows_out: u64,
-    commits: u64,
-    seconds: f64,
-}
-
-/// Steps stage `index` until it is idle; the module is loaded (compiled)
-/// before the clock starts.
-fn run_stage(
-    tokio: &tokio::runtime::Runtime,
-    config: &PipelineConfig,
-    index: usize,
-    runtime: &Arc<Runtime>,
-) -> Result<StageTotals> {
-    let mut runner = StageRunner::new(config, index, Arc::clone(runtime))?;
-    let mut totals = StageTotals {
-        rows_in: 0,
-        rows_out: 0,
-        commits: 0,
-        seconds: 0.0,
-    };
-    let started = Instant::now();
-    tokio
-        .block_on(async {
-            loop {
-                match runner.step().await? {
-                    StepOutcome::Idle => return Ok::<_, anyhow::Error>(()),
-                    StepOutcome::Committed {
-                        rows_in, rows_out, ..
-                    } => {
-                        totals.rows_in += rows_in as u64;
-                        totals.rows_out += rows_out as u64;
-                        totals.commits += 1;
-                    }
-                }
-            }
-        })
-        .with_context(|| format!("stage {}", config.stages[index].name))?;
-    totals.seconds = started.elapsed().as_secs_f64();
-    Ok(totals)
 }
 
 /// Prints the one table: produce, raw, ingot, peer, with ratios.

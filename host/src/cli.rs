@@ -16,7 +16,7 @@ use crate::{
     config::{ConfigError, PipelineConfig},
     pipeline::{Pipeline, RunMode, RunReport},
     runtime::Runtime,
-    sample::logs::LogSample,
+    sample::{Record, debezium::DebeziumSample, logs::LogSample, osquery::OsquerySample},
     source::{embedded::EmbeddedBroker, producer},
     table::{Table, arrow::util::pretty::pretty_format_batches},
 };
@@ -80,7 +80,7 @@ pub enum Command {
         /// Seed of the generator.
         #[arg(long, default_value_t = 7)]
         seed: u64,
-        /// Malformed records per thousand.
+        /// Malformed records per thousand (logs and osquery).
         #[arg(long, default_value_t = 30)]
         malformed_per_mille: u32,
     },
@@ -104,6 +104,33 @@ pub enum Command {
 pub enum SampleKind {
     /// JSON application log lines.
     Logs,
+    /// osquery result logs of a fleet (event, batch and snapshot formats), keyed by host.
+    Osquery,
+    /// Debezium Postgres change events of `public.voters`, with tombstones, keyed by id.
+    Debezium,
+}
+
+impl SampleKind {
+    /// The first `count` records of this kind's stream for `seed`.
+    fn records(
+        self,
+        count: u64,
+        seed: u64,
+        malformed_per_mille: u32,
+    ) -> Box<dyn Iterator<Item = Record> + Send> {
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
+        match self {
+            Self::Logs => Box::new(LogSample::new(seed, malformed_per_mille).take(count)),
+            Self::Osquery => Box::new(OsquerySample::new(seed, malformed_per_mille).take(count)),
+            // A short stream gets a smaller initial snapshot, so it still
+            // holds changes.
+            Self::Debezium => Box::new(
+                DebeziumSample::new(seed)
+                    .snapshot_rows((count / 2).min(200))
+                    .take(count),
+            ),
+        }
+    }
 }
 
 impl Cli {
@@ -124,13 +151,13 @@ impl Cli {
             Command::Produce {
                 brokers,
                 topic,
-                sample: SampleKind::Logs,
+                sample,
                 count,
                 rate,
                 seed,
                 malformed_per_mille,
             } => {
-                let records = LogSample::new(seed, malformed_per_mille).take(count as usize);
+                let records = sample.records(count, seed, malformed_per_mille);
                 let sent = tokio::task::spawn_blocking(move || {
                     producer::produce(&brokers, &topic, records, rate)
                 })

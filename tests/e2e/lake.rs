@@ -6,6 +6,7 @@ use ingot::table::{
     arrow::{
         array::{Array, AsArray, RecordBatch},
         datatypes::Int64Type,
+        util::display::array_value_to_string,
     },
 };
 
@@ -74,4 +75,35 @@ pub fn lineage(uri: &str, version: i64) -> ingot::table::Lineage {
         .block_on(table.lineage(version))
         .unwrap_or_else(|e| panic!("lineage of {uri} v{version}: {e}"))
         .unwrap_or_else(|| panic!("{uri} v{version} has no ingot lineage"))
+}
+
+/// Whether a Delta table exists at `uri`.
+pub fn exists(uri: &str) -> bool {
+    runtime()
+        .block_on(Table::open(uri))
+        .unwrap_or_else(|e| panic!("open {uri}: {e}"))
+        .is_some()
+}
+
+/// A query's rows, each as its cells joined by `|` (a null is empty).
+pub fn strings(uri: &str, sql: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for batch in query(uri, sql) {
+        for row in 0..batch.num_rows() {
+            let cells: Vec<String> = batch
+                .columns()
+                .iter()
+                .map(|c| {
+                    if c.is_null(row) {
+                        String::new()
+                    } else {
+                        array_value_to_string(c, row)
+                            .unwrap_or_else(|e| panic!("{sql}: cell {row}: {e}"))
+                    }
+                })
+                .collect();
+            out.push(cells.join("|"));
+        }
+    }
+    out
 }

@@ -55,7 +55,9 @@ fn harness_smoke() {
 
 mod config_errors;
 mod crash;
+mod debezium;
 mod hostile;
 mod lake;
 mod medallion;
+mod osquery;
 mod rebalance;

@@ -133,7 +133,7 @@ pub fn generate(n: usize, seed: u64) -> Vec<LogLine> {
     (0..n)
         .map(|i| {
             let record = well_formed(i, &mut rng);
-            if rng.next() % MALFORMED_ONE_IN == 0 {
+            if rng.next().is_multiple_of(MALFORMED_ONE_IN) {
                 let kind = Malformation::ALL[malformed % Malformation::ALL.len()];
                 malformed += 1;
                 broken(i, &record, kind)

@@ -8,6 +8,8 @@
 //! - [`modules`]: the guest components, built once per test process.
 //! - [`ingot`]: a lake in a temp dir and the real `ingot` binary, run to
 //!   completion or in the background.
+//! - [`workloads`]: the example pipeline files and `ingot produce`, as a
+//!   user runs the osquery and Debezium workloads.
 //!
 //! nextest runs every test in its own process, several at once: nothing here
 //! shares a port, a directory or a topic between tests.
@@ -16,8 +18,9 @@ pub mod broker;
 pub mod ingot;
 pub mod logs;
 pub mod modules;
+pub mod workloads;
 
-pub use broker::{Broker, consume, produce, tail};
+pub use broker::{Broker, Consumed, consume, produce, tail};
 pub use ingot::{Lake, run_ingot, spawn_ingot};
 pub use modules::modules;
 

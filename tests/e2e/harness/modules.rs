@@ -24,6 +24,9 @@ pub struct Modules {
     pub level_counts: PathBuf,
     /// `tests/modules/hostile`: a module that misbehaves on request.
     pub hostile: PathBuf,
+    /// The directory of the example transforms (the example pipelines'
+    /// `module` paths point there).
+    pub dir: PathBuf,
 }
 
 /// The guest components, built on first use.
@@ -56,6 +59,10 @@ fn build() -> Modules {
         log_parse: component(&dir, &printed, "log_parse"),
         level_counts: component(&dir, &printed, "level_counts"),
         hostile: component(&dir, &printed, "hostile"),
+        dir: component(&dir, &printed, "osquery_flatten")
+            .parent()
+            .expect("invariant: a file path has a parent")
+            .to_path_buf(),
     }
 }
 

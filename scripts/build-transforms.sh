@@ -10,7 +10,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 target=wasm32-wasip2
-crates=(log-parse level-counts hostile)
+crates=(log-parse level-counts osquery-flatten osquery-counts debezium-cdc group-counts hostile)
 
 if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx "$target"; then
     rustup target add "$target" >&2

@@ -6,6 +6,8 @@
 //! [`RecordBatch`]es, and [`export!`] generates the component glue (Arrow IPC
 //! decoding and encoding, the instance, error mapping). Host services are
 //! [`processing_time`] and [`log`] (with the [`info!`] family of macros).
+//! [`time`] parses RFC 3339 timestamps and ISO 8601 dates into Arrow's
+//! units, since a component carries no date-time crate.
 //!
 //! The same code runs natively under [`testing::Harness`], which drives the
 //! transform through the exact IPC path the component export uses, so
@@ -80,6 +82,7 @@ mod ipc;
 mod output;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
+pub mod time;
 
 pub use arrow_array;
 pub use arrow_array::RecordBatch;

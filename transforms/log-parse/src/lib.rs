@@ -13,8 +13,6 @@
 //! stage's quarantine with the reason. Bronze is append-only, so other change
 //! types are skipped. The stage takes no configuration.
 
-mod rfc3339;
-
 use std::sync::Arc;
 
 use ingot_guest::arrow_array::{
@@ -127,7 +125,7 @@ fn parse(value: Option<&[u8]>) -> Result<LogLine, String> {
             .find(|l| *l == upper)
             .ok_or(format!("unknown level `{level}`"))?,
     };
-    let ts = rfc3339::parse(required_str(&fields, "ts")?)
+    let ts = ingot_guest::time::parse_rfc3339(required_str(&fields, "ts")?)
         .map_err(|e| format!("`ts` is not an RFC 3339 timestamp: {e}"))?;
     let latency_ms = match fields.get("latency_ms") {
         None | Some(Value::Null) => None,

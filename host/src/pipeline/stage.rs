@@ -239,7 +239,7 @@ impl StageRunner {
         }
         let schema = outputs
             .first()
-            .map(RecordBatch::schema)
+            .map(|b| self.mode.table_schema(&b.schema()))
             .expect("invariant: at least one batch processed");
         let outputs = match (&mut self.tombstones, &self.mode) {
             (

@@ -154,6 +154,48 @@ pub enum WriteMode {
     },
 }
 
+impl WriteMode {
+    /// The boolean column the mode reads from the batches but does not
+    /// store: the upsert's delete column, the accumulate's reset column.
+    pub fn hidden_column(&self) -> Option<&str> {
+        match self {
+            WriteMode::Upsert { delete_column, .. } => delete_column.as_deref(),
+            WriteMode::Accumulate { reset_column, .. } => reset_column.as_deref(),
+            WriteMode::Append | WriteMode::Dedupe { .. } => None,
+        }
+    }
+
+    /// The schema of a table that stores batches of `schema` in this mode:
+    /// the batch's columns without the hidden one.
+    ///
+    /// An upsert with a delete column gets nullable columns: delta-rs 1.1's
+    /// MERGE checks NOT NULL constraints on a null row it builds for every
+    /// source row that matches nothing and is not inserted (a delete of an
+    /// absent key), and would fail the whole commit.
+    pub fn table_schema(&self, schema: &SchemaRef) -> SchemaRef {
+        let Some(hidden) = self.hidden_column() else {
+            return schema.clone();
+        };
+        let nullable = matches!(self, WriteMode::Upsert { .. });
+        let fields: Vec<_> = schema
+            .fields()
+            .iter()
+            .filter(|f| f.name() != hidden)
+            .map(|f| {
+                if nullable && !f.is_nullable() {
+                    Arc::new(f.as_ref().clone().with_nullable(true))
+                } else {
+                    f.clone()
+                }
+            })
+            .collect();
+        Arc::new(arrow::datatypes::Schema::new_with_metadata(
+            fields,
+            schema.metadata().clone(),
+        ))
+    }
+}
+
 /// One Delta table at a loaded snapshot.
 pub struct Table {
     inner: DeltaTable,

@@ -536,3 +536,48 @@ async fn tombstones_keep_late_events_from_resurrecting_deleted_rows() {
     recorded.sort();
     assert_eq!(recorded, vec!["1|20", "2|40"]);
 }
+
+/// delta-rs 1.1's MERGE fails NOT NULL checks on a null row it makes for a
+/// delete of an absent key; the table schema an upsert with deletes creates
+/// is therefore nullable, and the delete is then a no-op as it should be.
+#[tokio::test]
+async fn upsert_tables_with_deletes_are_nullable_so_absent_deletes_are_no_ops() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = table_path(&dir, "silver");
+    let batch = |rows: &[(i64, &str, i64, bool)]| {
+        let b = people(rows);
+        let fields = vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("name", DataType::Utf8, false),
+            Field::new("seq", DataType::Int64, false),
+            Field::new("deleted", DataType::Boolean, false),
+        ];
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), b.columns().to_vec()).expect("batch")
+    };
+    let first = batch(&[
+        (1, "ann", 1, false),
+        (2, "bob", 1, true),
+        (3, "cy", 1, false),
+    ]);
+    let schema = upsert_mode().table_schema(&first.schema());
+    assert_eq!(schema.fields().len(), 3, "the delete column is not stored");
+    assert!(schema.fields().iter().all(|f| f.is_nullable()));
+    let mut table = Table::open_or_create(&path, schema).await.expect("create");
+    table
+        .write(vec![first], &upsert_mode(), &commit(&[("s", 1)]))
+        .await
+        .expect("deletes of absent keys next to inserts");
+    table
+        .write(
+            vec![batch(&[
+                (1, "ann", 2, true),
+                (4, "dee", 1, true),
+                (3, "cy2", 2, false),
+            ])],
+            &upsert_mode(),
+            &commit(&[("s", 2)]),
+        )
+        .await
+        .expect("a delete of a present key");
+    assert_eq!(sorted_rows(&table).await, vec!["3|cy2|2"]);
+}

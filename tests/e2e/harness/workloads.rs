@@ -11,6 +11,11 @@ const EXAMPLE_MODULES: &str = "../target/guests/wasm32-wasip2/guest/";
 
 /// `examples/<name>.toml` pointed at `broker` and `lake` (and at the
 /// transforms this test process built), written into the lake's dir.
+///
+/// Bronze commits hold at most 97 records and every stage commit one input
+/// version, so a test's few thousand records span dozens of commits per
+/// table, and what happens across commits (late events, replays, resets) is
+/// exercised, not just what happens inside one batch.
 pub fn example_pipeline(name: &str, broker: &str, lake: &Lake) -> PathBuf {
     let path = workspace_root()
         .join("examples")
@@ -26,6 +31,11 @@ pub fn example_pipeline(name: &str, broker: &str, lake: &Lake) -> PathBuf {
         &replaced,
         "root = \"../lake\"",
         &format!("root = \"{}\"", lake.root().display()),
+    );
+    let replaced = replace_once(&replaced, "max-records = 100000", "max-records = 97");
+    let replaced = replaced.replace(
+        "\n[[stages]]\n",
+        "\n[[stages]]\nmax-versions-per-commit = 1\n",
     );
     let modules_dir = format!("{}/", modules().dir.display());
     lake.write_pipeline(&replaced.replace(EXAMPLE_MODULES, &modules_dir))

@@ -35,8 +35,12 @@
 
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
-use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use arrow_array::builder::{ListBuilder, StructBuilder};
+use arrow_array::{
+    ArrayRef, BinaryArray, Int32Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
+};
+use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 
 use crate::host::{NativeHost, with_native_host};
 use crate::{
@@ -158,6 +162,153 @@ pub fn inserts(batch: &RecordBatch) -> RecordBatch {
     with_cdf(batch, &vec![ChangeType::Insert; batch.num_rows()])
 }
 
+/// The partition of every row of [`bronze`].
+pub const BRONZE_PARTITION: i32 = 3;
+
+/// The offset of the first row of [`bronze`]; row `i` has offset
+/// `BRONZE_FIRST_OFFSET + i`.
+pub const BRONZE_FIRST_OFFSET: i64 = 100;
+
+/// The Kafka timestamp of every row of [`bronze`], in microseconds since the
+/// Unix epoch (2026-11-23T10:00:00Z).
+pub const BRONZE_TIMESTAMP: i64 = 1_795_428_000_000_000;
+
+/// The ingest time of every row of [`bronze`]: one second after
+/// [`BRONZE_TIMESTAMP`].
+pub const BRONZE_INGEST_TIME: i64 = BRONZE_TIMESTAMP + 1_000_000;
+
+fn utc() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+fn header_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("key", DataType::Utf8, false),
+        Field::new("value", DataType::Binary, true),
+    ])
+}
+
+/// The item field of the `headers` list, named `element` as the host (and
+/// Delta) spell it.
+fn header_item() -> Field {
+    Field::new("element", DataType::Struct(header_fields()), true)
+}
+
+/// The bronze table's schema, as the host defines it.
+fn bronze_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("topic", DataType::Utf8, false),
+        Field::new("partition", DataType::Int32, false),
+        Field::new("offset", DataType::Int64, false),
+        Field::new("timestamp", utc(), true),
+        Field::new("key", DataType::Binary, true),
+        Field::new("value", DataType::Binary, true),
+        Field::new("headers", DataType::List(Arc::new(header_item())), true),
+        Field::new("ingest_time", utc(), false),
+    ]))
+}
+
+/// A CDF batch of a bronze table, as the host hands it to a stage reading
+/// bronze: one row per entry of `rows`, whose change type goes to
+/// [`CHANGE_TYPE`] and whose bytes are the Kafka `value` (`None` for a
+/// tombstone).
+///
+/// The columns and their types are exactly the host's bronze schema (`topic`
+/// Utf8, `partition` Int32, `offset` Int64, `timestamp` Timestamp(µs, UTC),
+/// `key` Binary, `value` Binary, `headers` List of Struct{`key` Utf8,
+/// `value` Binary} with item field `element`, `ingest_time` Timestamp(µs,
+/// UTC)), followed by the CDF columns of [`with_cdf`]. Every row comes from
+/// Kafka topic `topic`, partition [`BRONZE_PARTITION`] (3), row `i` at
+/// offset [`BRONZE_FIRST_OFFSET`] (100) `+ i`, with a null key, no headers
+/// (an empty list), timestamp [`BRONZE_TIMESTAMP`] and ingest time
+/// [`BRONZE_INGEST_TIME`].
+///
+/// ```
+/// use ingot_guest::arrow_array::{Int64Array, StringArray};
+/// use ingot_guest::testing::bronze;
+/// use ingot_guest::{ChangeType, column, column_bytes};
+///
+/// let batch = bronze(
+///     "logs",
+///     &[(ChangeType::Insert, Some(&b"{}"[..])), (ChangeType::Delete, None)],
+/// );
+/// assert_eq!(column::<StringArray>(&batch, "topic")?.value(1), "logs");
+/// assert_eq!(column::<Int64Array>(&batch, "offset")?.values(), &[100, 101]);
+/// assert_eq!(column_bytes(&batch, "value")?, [Some(&b"{}"[..]), None]);
+/// assert_eq!(
+///     ChangeType::column(&batch)?,
+///     [ChangeType::Insert, ChangeType::Delete]
+/// );
+/// # Ok::<(), ingot_guest::Error>(())
+/// ```
+pub fn bronze(topic: &str, rows: &[(ChangeType, Option<&[u8]>)]) -> RecordBatch {
+    let n = rows.len();
+    let timestamps = |micros: i64| {
+        Arc::new(TimestampMicrosecondArray::from(vec![micros; n]).with_timezone("UTC")) as ArrayRef
+    };
+    let mut headers = ListBuilder::new(StructBuilder::from_fields(header_fields(), 0))
+        .with_field(Arc::new(header_item()));
+    for _ in 0..n {
+        headers.append(true);
+    }
+    let first = BRONZE_FIRST_OFFSET;
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(vec![topic; n])),
+        Arc::new(Int32Array::from(vec![BRONZE_PARTITION; n])),
+        Arc::new(Int64Array::from_iter_values(first..first + n as i64)),
+        timestamps(BRONZE_TIMESTAMP),
+        Arc::new(BinaryArray::from(vec![None::<&[u8]>; n])),
+        Arc::new(rows.iter().map(|(_, v)| *v).collect::<BinaryArray>()),
+        Arc::new(headers.finish()),
+        timestamps(BRONZE_INGEST_TIME),
+    ];
+    let batch = RecordBatch::try_new(bronze_schema(), columns)
+        .expect("invariant: the columns match the bronze schema");
+    let changes: Vec<ChangeType> = rows.iter().map(|(c, _)| *c).collect();
+    with_cdf(&batch, &changes)
+}
+
+/// [`bronze`] with the `value` column as Utf8 instead of Binary (still
+/// nullable, same place), as a stage reading a table with text values sees
+/// it.
+///
+/// ```
+/// use ingot_guest::arrow_array::StringArray;
+/// use ingot_guest::arrow_schema::DataType;
+/// use ingot_guest::testing::bronze_utf8;
+/// use ingot_guest::{ChangeType, column};
+///
+/// let batch = bronze_utf8("logs", &[(ChangeType::Insert, Some(&b"{}"[..]))]);
+/// let values = column::<StringArray>(&batch, "value")?;
+/// assert_eq!(values.value(0), "{}");
+/// assert_eq!(batch.schema().field(5).data_type(), &DataType::Utf8);
+/// # Ok::<(), ingot_guest::Error>(())
+/// ```
+///
+/// # Panics
+///
+/// When a value is not UTF-8 (a mistake in the test).
+pub fn bronze_utf8(topic: &str, rows: &[(ChangeType, Option<&[u8]>)]) -> RecordBatch {
+    let batch = bronze(topic, rows);
+    let position = batch
+        .schema()
+        .index_of("value")
+        .expect("invariant: bronze has a value column");
+    let values: BinaryArray = rows.iter().map(|(_, v)| *v).collect();
+    let values = StringArray::try_from_binary(values).expect("every value must be UTF-8");
+    let mut fields: Vec<Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields[position] = Field::new("value", DataType::Utf8, true);
+    let mut columns = batch.columns().to_vec();
+    columns[position] = Arc::new(values);
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+        .expect("invariant: only the value column changed, to a matching type")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,5 +403,66 @@ mod tests {
             .collect();
         assert_eq!(names, ["id", CHANGE_TYPE, COMMIT_VERSION, COMMIT_TIMESTAMP]);
         assert_eq!(ChangeType::column(&batch), Ok(vec![ChangeType::Insert; 2]));
+    }
+
+    #[test]
+    fn bronze_has_the_host_schema_then_the_cdf_columns() {
+        let rows = [
+            (ChangeType::Insert, Some(&b"a"[..])),
+            (ChangeType::Delete, None),
+        ];
+        let batch = bronze("t", &rows);
+        let schema = batch.schema();
+        let bronze_fields = &schema.fields()[..8];
+        assert_eq!(
+            bronze_fields
+                .iter()
+                .map(|f| f.as_ref().clone())
+                .collect::<Vec<_>>(),
+            bronze_schema()
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone())
+                .collect::<Vec<_>>()
+        );
+        let DataType::List(item) = schema
+            .field_with_name("headers")
+            .expect("headers")
+            .data_type()
+        else {
+            panic!("headers is a list");
+        };
+        assert_eq!(item.name(), "element");
+        assert_eq!(
+            batch.column(6).null_count(),
+            0,
+            "no headers is an empty list"
+        );
+        let names: Vec<_> = schema.fields()[8..]
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(names, [CHANGE_TYPE, COMMIT_VERSION, COMMIT_TIMESTAMP]);
+        assert_eq!(
+            column::<Int32Array>(&batch, "partition")
+                .expect("partition")
+                .values(),
+            &[BRONZE_PARTITION; 2]
+        );
+        assert_eq!(bronze("t", &[]).num_rows(), 0);
+
+        let text = bronze_utf8("t", &rows);
+        assert_eq!(
+            column::<StringArray>(&text, "value")
+                .expect("utf8 value")
+                .iter()
+                .collect::<Vec<_>>(),
+            [Some("a"), None]
+        );
+        let keep: Vec<usize> = (0..batch.num_columns()).filter(|&i| i != 5).collect();
+        assert_eq!(
+            text.project(&keep).expect("project"),
+            batch.project(&keep).expect("project")
+        );
     }
 }

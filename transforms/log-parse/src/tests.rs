@@ -2,58 +2,22 @@
 //! and every reason to reject one.
 
 use super::*;
-use ingot_guest::arrow_array::{Array, BinaryArray, new_null_array};
-use ingot_guest::testing::{Harness, with_cdf};
+use ingot_guest::arrow_array::{Array, BinaryArray};
+use ingot_guest::testing::{Harness, bronze, bronze_utf8, with_cdf};
 use ingot_guest::{Level, Rejected};
 
 const PROCESSING_TIME: i64 = 1_800_000_000_000_000;
 const LINE: &str = r#"{"ts":"2026-11-21T10:00:01.123Z","level":"INFO","service":"svc-3","host":"host-17","latency_ms":42,"msg":"request 7 handled"}"#;
 
-/// A bronze CDF batch of one Kafka partition: row `i` has offset `100 + i`.
-fn bronze(rows: &[(ChangeType, Option<&[u8]>)]) -> RecordBatch {
-    let n = rows.len();
-    let utc =
-        |v: Vec<i64>| Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC")) as ArrayRef;
-    let header = Field::new(
-        "item",
-        DataType::Struct(
-            vec![
-                Field::new("key", DataType::Utf8, false),
-                Field::new("value", DataType::Binary, true),
-            ]
-            .into(),
-        ),
-        true,
-    );
-    let columns: Vec<(&str, ArrayRef)> = vec![
-        ("topic", Arc::new(StringArray::from(vec!["logs"; n]))),
-        ("partition", Arc::new(Int32Array::from(vec![3; n]))),
-        (
-            "offset",
-            Arc::new(Int64Array::from_iter_values((0..n as i64).map(|i| 100 + i))),
-        ),
-        ("timestamp", utc(vec![1_795_255_201_000_000; n])),
-        ("key", Arc::new(BinaryArray::from(vec![Some(&b"k"[..]); n]))),
-        (
-            "value",
-            Arc::new(rows.iter().map(|(_, v)| *v).collect::<BinaryArray>()),
-        ),
-        (
-            "headers",
-            new_null_array(&DataType::List(Arc::new(header)), n),
-        ),
-        ("ingest_time", utc(vec![1_795_255_202_000_000; n])),
-    ];
-    let batch = RecordBatch::try_from_iter(columns).expect("valid bronze batch");
-    with_cdf(&batch, &rows.iter().map(|(c, _)| *c).collect::<Vec<_>>())
-}
+/// The Kafka topic of every bronze row; bronze row `i` has offset `100 + i`.
+const TOPIC: &str = "logs";
 
 fn inserts(values: &[&str]) -> RecordBatch {
     let rows: Vec<_> = values
         .iter()
         .map(|v| (ChangeType::Insert, Some(v.as_bytes())))
         .collect();
-    bronze(&rows)
+    bronze(TOPIC, &rows)
 }
 
 fn run(input: &RecordBatch) -> Output {
@@ -192,11 +156,14 @@ fn unparseable_values_are_rejected_with_the_reason() {
 
 #[test]
 fn null_and_non_utf8_values_are_rejected() {
-    let output = run(&bronze(&[
-        (ChangeType::Insert, None),
-        (ChangeType::Insert, Some(&[b'{', 0xff, b'}'])),
-        (ChangeType::Insert, Some(LINE.as_bytes())),
-    ]));
+    let output = run(&bronze(
+        TOPIC,
+        &[
+            (ChangeType::Insert, None),
+            (ChangeType::Insert, Some(&[b'{', 0xff, b'}'])),
+            (ChangeType::Insert, Some(LINE.as_bytes())),
+        ],
+    ));
     assert_eq!(output.batch.num_rows(), 1);
     assert_eq!(
         column::<Int64Array>(&output.batch, "offset")
@@ -221,12 +188,15 @@ fn null_and_non_utf8_values_are_rejected() {
 
 #[test]
 fn only_inserts_are_parsed_and_reject_rows_index_the_input() {
-    let output = run(&bronze(&[
-        (ChangeType::Delete, Some(b"garbage")),
-        (ChangeType::Insert, Some(LINE.as_bytes())),
-        (ChangeType::UpdatePreimage, Some(LINE.as_bytes())),
-        (ChangeType::Insert, Some(b"garbage")),
-    ]));
+    let output = run(&bronze(
+        TOPIC,
+        &[
+            (ChangeType::Delete, Some(b"garbage")),
+            (ChangeType::Insert, Some(LINE.as_bytes())),
+            (ChangeType::UpdatePreimage, Some(LINE.as_bytes())),
+            (ChangeType::Insert, Some(b"garbage")),
+        ],
+    ));
     assert_eq!(
         column::<Int64Array>(&output.batch, "offset")
             .expect("offset")
@@ -241,25 +211,14 @@ fn only_inserts_are_parsed_and_reject_rows_index_the_input() {
 
 #[test]
 fn an_empty_batch_gives_an_empty_silver_batch() {
-    let output = run(&bronze(&[]));
+    let output = run(&bronze(TOPIC, &[]));
     assert_eq!(output.batch.num_rows(), 0);
     assert_eq!(output.batch.schema(), silver_schema());
 }
 
 #[test]
 fn a_string_value_column_is_accepted() {
-    let bronze = inserts(&[LINE]);
-    let position = bronze.schema().index_of("value").expect("value column");
-    let mut columns = bronze.columns().to_vec();
-    columns[position] = Arc::new(StringArray::from(vec![LINE]));
-    let mut fields: Vec<Field> = bronze
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    fields[position] = Field::new("value", DataType::Utf8, true);
-    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).expect("valid batch");
+    let batch = bronze_utf8(TOPIC, &[(ChangeType::Insert, Some(LINE.as_bytes()))]);
     assert_eq!(run(&batch).batch.num_rows(), 1);
 }
 

@@ -14,12 +14,9 @@ use ingot_guest::arrow_array::cast::AsArray;
 use ingot_guest::arrow_array::types::{
     Date32Type, Decimal128Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType,
 };
-use ingot_guest::arrow_array::{
-    Array, ArrayRef, BinaryArray, Int32Array, Int64Array, RecordBatch, StringArray,
-    TimestampMicrosecondArray, new_null_array,
-};
-use ingot_guest::arrow_schema::{DataType, Field};
-use ingot_guest::testing::{Harness, with_cdf};
+use ingot_guest::arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
+use ingot_guest::arrow_schema::DataType;
+use ingot_guest::testing::{Harness, bronze, bronze_utf8, with_cdf};
 use ingot_guest::{ChangeType, Error, Output, Rejected};
 
 use crate::DebeziumCdc;
@@ -33,44 +30,8 @@ const VOTERS: [(&str, &str); 2] = [
     ),
 ];
 
-/// A bronze CDF batch of one Kafka partition: row `i` has offset `100 + i`.
-fn bronze(rows: &[(ChangeType, Option<&[u8]>)]) -> RecordBatch {
-    let n = rows.len();
-    let utc =
-        |v: Vec<i64>| Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC")) as ArrayRef;
-    let header = Field::new(
-        "item",
-        DataType::Struct(
-            vec![
-                Field::new("key", DataType::Utf8, false),
-                Field::new("value", DataType::Binary, true),
-            ]
-            .into(),
-        ),
-        true,
-    );
-    let columns: Vec<(&str, ArrayRef)> = vec![
-        ("topic", Arc::new(StringArray::from(vec!["cdc"; n]))),
-        ("partition", Arc::new(Int32Array::from(vec![0; n]))),
-        (
-            "offset",
-            Arc::new(Int64Array::from_iter_values((0..n as i64).map(|i| 100 + i))),
-        ),
-        ("timestamp", utc(vec![1_795_428_000_000_000; n])),
-        ("key", Arc::new(BinaryArray::from(vec![Some(&b"k"[..]); n]))),
-        (
-            "value",
-            Arc::new(rows.iter().map(|(_, v)| *v).collect::<BinaryArray>()),
-        ),
-        (
-            "headers",
-            new_null_array(&DataType::List(Arc::new(header)), n),
-        ),
-        ("ingest_time", utc(vec![1_795_428_001_000_000; n])),
-    ];
-    let batch = RecordBatch::try_from_iter(columns).expect("valid bronze batch");
-    with_cdf(&batch, &rows.iter().map(|(c, _)| *c).collect::<Vec<_>>())
-}
+/// The Kafka topic of every bronze row; bronze row `i` has offset `100 + i`.
+const TOPIC: &str = "cdc";
 
 /// Inserted bronze rows; an empty string is a null Kafka value (a
 /// tombstone), as in the sample files.
@@ -82,7 +43,7 @@ fn inserts<S: AsRef<str>>(values: &[S]) -> RecordBatch {
             (ChangeType::Insert, (!v.is_empty()).then_some(v.as_bytes()))
         })
         .collect();
-    bronze(&rows)
+    bronze(TOPIC, &rows)
 }
 
 fn harness(config: &[(&str, &str)]) -> Harness<DebeziumCdc> {

@@ -49,7 +49,7 @@ fn values_that_are_not_json_objects() {
 fn a_value_that_is_not_utf8() {
     let output = run(
         &VOTERS,
-        &bronze(&[(ChangeType::Insert, Some(&[b'{', 0xff, b'}']))]),
+        &bronze(TOPIC, &[(ChangeType::Insert, Some(&[b'{', 0xff, b'}']))]),
     );
     assert_eq!(
         output.rejected,

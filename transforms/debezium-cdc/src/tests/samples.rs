@@ -223,14 +223,17 @@ fn only_inserted_bronze_rows_are_read_and_rejects_index_the_input() {
     let event = lines(POSTGRES)[2];
     let output = run(
         &VOTERS,
-        &bronze(&[
-            (ChangeType::Delete, Some(b"garbage")),
-            (ChangeType::UpdatePreimage, Some(event.as_bytes())),
-            (ChangeType::UpdatePostimage, Some(b"garbage")),
-            (ChangeType::Insert, Some(event.as_bytes())),
-            (ChangeType::Insert, Some(b"garbage")),
-            (ChangeType::Delete, None),
-        ]),
+        &bronze(
+            TOPIC,
+            &[
+                (ChangeType::Delete, Some(b"garbage")),
+                (ChangeType::UpdatePreimage, Some(event.as_bytes())),
+                (ChangeType::UpdatePostimage, Some(b"garbage")),
+                (ChangeType::Insert, Some(event.as_bytes())),
+                (ChangeType::Insert, Some(b"garbage")),
+                (ChangeType::Delete, None),
+            ],
+        ),
     );
     assert_eq!(table(&output.batch), [POSTGRES_ROWS[2]]);
     assert_eq!(
@@ -245,19 +248,7 @@ fn only_inserted_bronze_rows_are_read_and_rejects_index_the_input() {
 #[test]
 fn a_string_value_column_is_read_too() {
     let line = lines(POSTGRES)[0];
-    let batch = inserts(&[line]);
-    let position = batch.schema().index_of("value").expect("value column");
-    let mut columns = batch.columns().to_vec();
-    columns[position] = Arc::new(StringArray::from(vec![line]));
-    let mut fields: Vec<Field> = batch
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    fields[position] = Field::new("value", DataType::Utf8, true);
-    let schema = Arc::new(ingot_guest::arrow_schema::Schema::new(fields));
-    let batch = RecordBatch::try_new(schema, columns).expect("valid batch");
+    let batch = bronze_utf8(TOPIC, &[(ChangeType::Insert, Some(line.as_bytes()))]);
     assert_eq!(table(&run(&VOTERS, &batch).batch), [POSTGRES_ROWS[0]]);
 }
 

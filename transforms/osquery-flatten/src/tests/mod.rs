@@ -10,49 +10,12 @@ use super::*;
 use ingot_guest::arrow_array::cast::AsArray;
 use ingot_guest::arrow_array::{
     Array, ArrayRef, BinaryArray, BooleanArray, Float64Array, TimestampMicrosecondArray,
-    new_null_array,
 };
-use ingot_guest::testing::{Harness, with_cdf};
+use ingot_guest::testing::{Harness, bronze, bronze_utf8, with_cdf};
 use ingot_guest::{Level, Rejected};
 
-/// A bronze CDF batch of one Kafka partition: row `i` has offset `100 + i`.
-fn bronze(rows: &[(ChangeType, Option<&[u8]>)]) -> RecordBatch {
-    let n = rows.len();
-    let utc =
-        |v: Vec<i64>| Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC")) as ArrayRef;
-    let header = Field::new(
-        "item",
-        DataType::Struct(
-            vec![
-                Field::new("key", DataType::Utf8, false),
-                Field::new("value", DataType::Binary, true),
-            ]
-            .into(),
-        ),
-        true,
-    );
-    let columns: Vec<(&str, ArrayRef)> = vec![
-        ("topic", Arc::new(StringArray::from(vec!["osquery"; n]))),
-        ("partition", Arc::new(Int32Array::from(vec![3; n]))),
-        (
-            "offset",
-            Arc::new(Int64Array::from_iter_values((0..n as i64).map(|i| 100 + i))),
-        ),
-        ("timestamp", utc(vec![1_795_428_001_000_000; n])),
-        ("key", Arc::new(BinaryArray::from(vec![None::<&[u8]>; n]))),
-        (
-            "value",
-            Arc::new(rows.iter().map(|(_, v)| *v).collect::<BinaryArray>()),
-        ),
-        (
-            "headers",
-            new_null_array(&DataType::List(Arc::new(header)), n),
-        ),
-        ("ingest_time", utc(vec![1_795_428_002_000_000; n])),
-    ];
-    let batch = RecordBatch::try_from_iter(columns).expect("valid bronze batch");
-    with_cdf(&batch, &rows.iter().map(|(c, _)| *c).collect::<Vec<_>>())
-}
+/// The Kafka topic of every bronze row; bronze row `i` has offset `100 + i`.
+const TOPIC: &str = "osquery";
 
 /// Inserted records; an empty string stands for a null value (a tombstone),
 /// as in the sample files.
@@ -61,7 +24,7 @@ fn inserts(values: &[&str]) -> RecordBatch {
         .iter()
         .map(|v| (ChangeType::Insert, (!v.is_empty()).then_some(v.as_bytes())))
         .collect();
-    bronze(&rows)
+    bronze(TOPIC, &rows)
 }
 
 /// The lines of a sample file in `tests/fixtures`.

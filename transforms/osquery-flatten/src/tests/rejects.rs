@@ -44,7 +44,7 @@ fn values_that_are_not_json_objects() {
 
 #[test]
 fn a_null_value_is_rejected() {
-    let output = run(&[], &bronze(&[(ChangeType::Insert, None)]));
+    let output = run(&[], &bronze(TOPIC, &[(ChangeType::Insert, None)]));
     assert_eq!(
         output.rejected,
         [Rejected {
@@ -195,7 +195,7 @@ fn bad_rows_and_values() {
 fn non_utf8_values_are_not_json() {
     let output = run(
         &[],
-        &bronze(&[(ChangeType::Insert, Some(&[b'"', 0xff, b'"']))]),
+        &bronze(TOPIC, &[(ChangeType::Insert, Some(&[b'"', 0xff, b'"']))]),
     );
     assert_eq!(output.batch.num_rows(), 0);
     assert_eq!(

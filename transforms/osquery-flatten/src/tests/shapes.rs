@@ -169,13 +169,16 @@ fn only_inserts_are_flattened_and_rejects_index_the_input() {
         r#"{"name":"q","hostIdentifier":"h","unixTime":1,"columns":{"a":"1"},"action":"added"}"#;
     let output = run(
         &[],
-        &bronze(&[
-            (ChangeType::Delete, Some(b"garbage")),
-            (ChangeType::Insert, Some(good.as_bytes())),
-            (ChangeType::UpdatePreimage, Some(good.as_bytes())),
-            (ChangeType::UpdatePostimage, Some(good.as_bytes())),
-            (ChangeType::Insert, Some(b"garbage")),
-        ]),
+        &bronze(
+            TOPIC,
+            &[
+                (ChangeType::Delete, Some(b"garbage")),
+                (ChangeType::Insert, Some(good.as_bytes())),
+                (ChangeType::UpdatePreimage, Some(good.as_bytes())),
+                (ChangeType::UpdatePostimage, Some(good.as_bytes())),
+                (ChangeType::Insert, Some(b"garbage")),
+            ],
+        ),
     );
     assert_eq!(ints(&output.batch, "offset"), [Some(101)]);
     assert_eq!(
@@ -186,7 +189,7 @@ fn only_inserts_are_flattened_and_rejects_index_the_input() {
 
 #[test]
 fn an_empty_batch_gives_an_empty_silver_batch() {
-    let output = run(&[("query.q", "a:int64")], &bronze(&[]));
+    let output = run(&[("query.q", "a:int64")], &bronze(TOPIC, &[]));
     assert_eq!(output.batch.num_rows(), 0);
     assert!(output.rejected.is_empty());
 }
@@ -195,18 +198,7 @@ fn an_empty_batch_gives_an_empty_silver_batch() {
 fn a_string_value_column_is_accepted() {
     let line =
         r#"{"name":"q","hostIdentifier":"h","unixTime":1,"columns":{"a":"1"},"action":"added"}"#;
-    let bronze = inserts(&[line]);
-    let position = bronze.schema().index_of("value").expect("value column");
-    let mut columns = bronze.columns().to_vec();
-    columns[position] = Arc::new(StringArray::from(vec![line]));
-    let mut fields: Vec<Field> = bronze
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    fields[position] = Field::new("value", DataType::Utf8, true);
-    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).expect("valid batch");
+    let batch = bronze_utf8(TOPIC, &[(ChangeType::Insert, Some(line.as_bytes()))]);
     assert_eq!(run(&[], &batch).batch.num_rows(), 1);
 }
 

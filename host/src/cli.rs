@@ -245,17 +245,31 @@ fn start_embedded(config: &PipelineConfig) -> Result<Option<EmbeddedBroker>> {
 fn print_report(report: &RunReport) {
     let i = &report.ingest;
     println!(
-        "ingest: {} records in {} bronze commits",
-        i.records, i.commits
+        "ingest: {} in {}",
+        counted(i.records, "record"),
+        counted(i.commits, "bronze commit")
     );
     for s in &report.stages {
         println!(
-            "stage {}: {} changes in, {} rows out, {} quarantined, {} commits",
-            s.stage, s.rows_in, s.rows_out, s.rejected, s.commits
+            "stage {}: {} in, {} out, {} quarantined, {}",
+            s.stage,
+            counted(s.rows_in as u64, "change"),
+            counted(s.rows_out as u64, "row"),
+            s.rejected,
+            counted(s.commits, "commit")
         );
     }
     for e in &report.errors {
         eprintln!("error: {e}");
+    }
+}
+
+/// `1 commit`, `2 commits`.
+fn counted(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 

@@ -124,7 +124,10 @@ fn run(tokio: &tokio::runtime::Runtime, w: &Workload, records: usize) -> Result<
     let mut rows = Vec::new();
     for pass in ["1st", "2nd"] {
         let skip = if pass == "1st" { 0 } else { records };
-        eprintln!("bench {} ({pass} pass): producing {records} records", w.name);
+        eprintln!(
+            "bench {} ({pass} pass): producing {records} records",
+            w.name
+        );
         let started = Instant::now();
         let stream = (w.records)(2 * records).skip(skip).take(records);
         let sent = produce(&bootstrap, w.topic, stream, None)?;

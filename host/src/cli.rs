@@ -14,7 +14,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::{
     Error, Result,
     config::{ConfigError, PipelineConfig},
-    pipeline::{Pipeline, RunMode, RunReport},
+    pipeline::{Pipeline, RunMode, RunReport, stage::short},
+    registry::{self, Registry},
     runtime::Runtime,
     sample::{Record, debezium::DebeziumSample, logs::LogSample, osquery::OsquerySample},
     source::{embedded::EmbeddedBroker, producer},
@@ -83,6 +84,56 @@ pub enum Command {
         /// Malformed records per thousand (logs and osquery).
         #[arg(long, default_value_t = 30)]
         malformed_per_mille: u32,
+    },
+    /// Validate a module for a stage and deploy it; running hosts switch to
+    /// it between two commits.
+    Deploy {
+        /// The pipeline file.
+        #[arg(long)]
+        pipeline: PathBuf,
+        /// The stage.
+        #[arg(long)]
+        stage: String,
+        /// The module (a Wasm component of the ingot:transform/stage world).
+        module: PathBuf,
+        /// Stage config entries for this module, over the pipeline file's (KEY=VALUE).
+        #[arg(long = "config", value_parser = parse_key_value)]
+        config: Vec<(String, String)>,
+        /// A note recorded with the deployment.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Deploy again a module a stage ran before: the previous one, or --to DIGEST.
+    Rollback {
+        /// The pipeline file.
+        #[arg(long)]
+        pipeline: PathBuf,
+        /// The stage.
+        #[arg(long)]
+        stage: String,
+        /// A digest (or its first hex digits) the stage ran before.
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// List the deployments of a pipeline's stages, oldest first.
+    Deployments {
+        /// The pipeline file.
+        #[arg(long)]
+        pipeline: PathBuf,
+        /// Only this stage.
+        #[arg(long)]
+        stage: Option<String>,
+    },
+    /// Which module produced each version of a table (from the commits' lineage).
+    Lineage {
+        /// The pipeline file.
+        #[arg(long)]
+        pipeline: PathBuf,
+        /// The table (a stage's, or bronze).
+        table: String,
+        /// Only this version.
+        #[arg(long)]
+        version: Option<i64>,
     },
     /// Print a table of a pipeline (bronze, a stage, or <stage>_quarantine).
     Show {
@@ -172,6 +223,47 @@ impl Cli {
                 sql,
                 limit,
             } => show(&file, &table, sql.as_deref(), limit).await,
+            Command::Deploy {
+                pipeline,
+                stage,
+                module,
+                config,
+                note,
+            } => {
+                let pipeline = PipelineConfig::load(&pipeline)?;
+                let runtime = Arc::new(Runtime::new(cache_dir)?);
+                let deployed =
+                    registry::deploy(&pipeline, &stage, &module, &config, note, &runtime).await?;
+                print_deployed(&deployed);
+                Ok(0)
+            }
+            Command::Rollback {
+                pipeline,
+                stage,
+                to,
+            } => {
+                let pipeline = PipelineConfig::load(&pipeline)?;
+                let runtime = Arc::new(Runtime::new(cache_dir)?);
+                let deployed =
+                    registry::rollback(&pipeline, &stage, to.as_deref(), &runtime).await?;
+                print_deployed(&deployed);
+                Ok(0)
+            }
+            Command::Deployments { pipeline, stage } => {
+                let pipeline = PipelineConfig::load(&pipeline)?;
+                if let Some(stage) = &stage {
+                    registry::deploy::stage_index(&pipeline, stage)?;
+                }
+                let mut registry = Registry::for_pipeline(&pipeline)?;
+                let history = registry.history(&pipeline.name, stage.as_deref()).await?;
+                print_deployments(&history);
+                Ok(0)
+            }
+            Command::Lineage {
+                pipeline,
+                table,
+                version,
+            } => lineage(&pipeline, &table, version).await,
         }
     }
 }
@@ -253,8 +345,8 @@ fn print_report(report: &RunReport) {
         println!(
             "stage {}: {} in, {} out, {} quarantined, {}",
             s.stage,
-            counted(s.rows_in as u64, "change"),
-            counted(s.rows_out as u64, "row"),
+            counted(s.rows_in, "change"),
+            counted(s.rows_out, "row"),
             s.rejected,
             counted(s.commits, "commit")
         );
@@ -271,6 +363,117 @@ fn counted(n: u64, noun: &str) -> String {
     } else {
         format!("{n} {noun}s")
     }
+}
+
+/// `KEY=VALUE` of `--config`.
+fn parse_key_value(text: &str) -> std::result::Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("`{text}` is not KEY=VALUE"))
+}
+
+fn print_deployed(d: &registry::Deployed) {
+    let dep = &d.deployment;
+    let run = &d.dry_run;
+    let input = run.input_versions.map_or_else(
+        || "no input yet".to_owned(),
+        |(a, b)| format!("input versions {a}..={b}"),
+    );
+    println!(
+        "{} {}/{}: module {} (was {}), deployment {}",
+        match dep.action {
+            registry::Action::Deploy => "deployed to",
+            registry::Action::Rollback => "rolled back",
+        },
+        dep.pipeline,
+        dep.stage,
+        dep.digest,
+        d.previous
+            .as_deref()
+            .unwrap_or("the pipeline file's module"),
+        dep.version.unwrap_or(-1),
+    );
+    println!(
+        "checks passed: component, init, dry run ({input}: {} rows in, {} out, {} rejected), output {}",
+        run.rows_in,
+        run.rows_out,
+        run.rejected,
+        if run.output_checked {
+            "fits the table"
+        } else {
+            "has the mode's columns (no table yet)"
+        }
+    );
+    println!("running hosts switch at their next commit boundary (within a second when idle)");
+}
+
+fn print_deployments(history: &[registry::Deployment]) {
+    if history.is_empty() {
+        println!("no deployments: every stage runs its pipeline file's module");
+        return;
+    }
+    println!(
+        "version  stage                 action    module        deployed at (UTC)            by"
+    );
+    for d in history {
+        let at = chrono::DateTime::from_timestamp_micros(d.deployed_at).map_or_else(
+            || d.deployed_at.to_string(),
+            |t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string(),
+        );
+        println!(
+            "{:<8} {:<21} {:<9} {:<13} {:<28} {}{}",
+            d.version.unwrap_or(-1),
+            d.stage,
+            match d.action {
+                registry::Action::Deploy => "deploy",
+                registry::Action::Rollback => "rollback",
+            },
+            short(&d.digest),
+            at,
+            d.deployed_by,
+            d.note
+                .as_deref()
+                .map(|n| format!("  ({n})"))
+                .unwrap_or_default(),
+        );
+    }
+}
+
+/// Prints the lineage of one version of a table, or of all of them.
+async fn lineage(file: &Path, table: &str, version: Option<i64>) -> Result<i32> {
+    let config = PipelineConfig::load(file)?;
+    let uri = config.table_uri(table);
+    let Some(t) = Table::open(&uri).await? else {
+        return Err(ConfigError::Invalid {
+            path: file.to_owned(),
+            field: "table".into(),
+            message: format!("`{table}` has no Delta table at {uri} yet"),
+        }
+        .into());
+    };
+    let versions = match version {
+        Some(v) => v..=v,
+        None => 0..=t.version(),
+    };
+    println!("version  module        input versions  stage      ingot");
+    for v in versions {
+        let Some(l) = t.lineage(v).await? else {
+            println!("{v:<8} (no ingot lineage: a table create or a commit by another writer)");
+            continue;
+        };
+        let input = l
+            .input_versions
+            .map_or_else(|| "-".to_owned(), |(a, b)| format!("{a}..={b}"));
+        println!(
+            "{v:<8} {:<13} {:<15} {:<10} {}",
+            l.module.as_deref().map_or("-", short),
+            input,
+            l.stage,
+            l.ingot_version
+        );
+    }
+    Ok(0)
 }
 
 async fn show(file: &Path, table: &str, sql: Option<&str>, limit: usize) -> Result<i32> {

@@ -1,7 +1,10 @@
 //! The crate's error type: one enum per concern, aggregated here, each
 //! classified so callers know whether to quarantine, retry or stop.
 
-use crate::{config::ConfigError, runtime::RuntimeError, source::SourceError, table::TableError};
+use crate::{
+    config::ConfigError, registry::RegistryError, runtime::RuntimeError, source::SourceError,
+    table::TableError,
+};
 
 /// Who has to act on an error, which decides what the host does with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +33,9 @@ pub enum Error {
     /// Wasm modules.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    /// The module registry: deploy, rollback, deployments.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
     /// A stage failed; wraps the cause with the stage's identity.
     #[error("stage {pipeline}/{stage} failed: {source}")]
     Stage {
@@ -64,6 +70,7 @@ impl Error {
             Error::Source(e) => e.class(),
             Error::Table(e) => e.class(),
             Error::Runtime(e) => e.class(),
+            Error::Registry(e) => e.class(),
             Error::Stage { source, .. } => source.class(),
             Error::Internal(_) => ErrorClass::Internal,
         }

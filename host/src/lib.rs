@@ -18,12 +18,15 @@
 //! - [`runtime`]: the only module that names wasmtime types: where an Arrow
 //!   batch crosses into Wasm and back.
 //! - [`pipeline`]: the ingest loop and the stage loop, where a stage commits.
+//! - [`registry`]: which module each stage runs (deploy, rollback), kept
+//!   with the lake.
 //! - [`config`]: the pipeline file; [`cli`]: the command line.
 
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod pipeline;
+pub mod registry;
 pub mod runtime;
 pub mod sample;
 pub mod source;

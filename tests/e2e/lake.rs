@@ -77,6 +77,14 @@ pub fn lineage(uri: &str, version: i64) -> ingot::table::Lineage {
         .unwrap_or_else(|| panic!("{uri} v{version} has no ingot lineage"))
 }
 
+/// The ingot lineage of `version`, if that commit has one.
+pub fn lineage_opt(uri: &str, version: i64) -> Option<ingot::table::Lineage> {
+    let table = open(uri);
+    runtime()
+        .block_on(table.lineage(version))
+        .unwrap_or_else(|e| panic!("lineage of {uri} v{version}: {e}"))
+}
+
 /// Whether a Delta table exists at `uri`.
 pub fn exists(uri: &str) -> bool {
     runtime()

@@ -57,6 +57,7 @@ mod config_errors;
 mod crash;
 mod debezium;
 mod hostile;
+mod hot_swap;
 mod lake;
 mod medallion;
 mod osquery;

@@ -7,6 +7,7 @@
 pub mod ingest;
 pub mod quarantine;
 pub mod stage;
+pub mod swap;
 
 use std::{
     sync::{

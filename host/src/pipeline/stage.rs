@@ -14,8 +14,9 @@ use std::{sync::Arc, time::Duration};
 
 use crate::{
     Error, Result,
-    config::{ModeName, PipelineConfig},
-    pipeline::{ingest::now_micros, quarantine},
+    config::{ModeName, PipelineConfig, StageConfig},
+    pipeline::{ingest::now_micros, quarantine, swap::ModuleWatch},
+    registry::Registry,
     runtime::{Instance, Limits, Module, Runtime, RuntimeError, StageId},
     table::{
         Commit, Lineage, Table, TableError, Tombstones, Txn, WriteMode, arrow::array::RecordBatch,
@@ -53,6 +54,7 @@ pub struct StageRunner {
     quarantine_uri: String,
     mode: WriteMode,
     tombstones: Option<Tombstones>,
+    watch: ModuleWatch,
     module: Arc<Module>,
     runtime: Arc<Runtime>,
     limits: Limits,
@@ -64,6 +66,36 @@ pub struct StageRunner {
     input: Option<Table>,
     output: Option<Table>,
     quarantine: Option<Table>,
+}
+
+/// The sandbox limits of a stage's module.
+pub fn limits_of(stage: &StageConfig) -> Limits {
+    let l = &stage.limits;
+    Limits {
+        memory_bytes: l.memory_mib << 20,
+        call_timeout: Duration::from_millis(l.call_timeout_ms),
+        max_output_bytes: l.max_output_mib << 20,
+    }
+}
+
+/// How a stage writes its output table.
+pub fn write_mode_of(stage: &StageConfig) -> WriteMode {
+    match stage.mode {
+        ModeName::Append => WriteMode::Append,
+        ModeName::Upsert => WriteMode::Upsert {
+            keys: stage.keys.clone(),
+            sequence: stage.sequence.clone(),
+            delete_column: stage.delete_column.clone(),
+        },
+        ModeName::Accumulate => WriteMode::Accumulate {
+            keys: stage.keys.clone(),
+            measures: stage.measures.clone(),
+            reset_column: stage.reset_column.clone(),
+        },
+        ModeName::Dedupe => WriteMode::Dedupe {
+            keys: stage.keys.clone(),
+        },
+    }
 }
 
 /// The table holding the tombstones of upsert stage `stage`.
@@ -92,12 +124,7 @@ impl StageRunner {
             stage: stage.name.clone(),
         };
         let module = runtime.load(&stage.module)?;
-        let l = &stage.limits;
-        let limits = Limits {
-            memory_bytes: l.memory_mib << 20,
-            call_timeout: Duration::from_millis(l.call_timeout_ms),
-            max_output_bytes: l.max_output_mib << 20,
-        };
+        let limits = limits_of(stage);
         let init_config = stage.init_config();
         let instance = Instance::new(
             &runtime,
@@ -106,22 +133,7 @@ impl StageRunner {
             &limits,
             &init_config,
         )?;
-        let mode = match stage.mode {
-            ModeName::Append => WriteMode::Append,
-            ModeName::Upsert => WriteMode::Upsert {
-                keys: stage.keys.clone(),
-                sequence: stage.sequence.clone(),
-                delete_column: stage.delete_column.clone(),
-            },
-            ModeName::Accumulate => WriteMode::Accumulate {
-                keys: stage.keys.clone(),
-                measures: stage.measures.clone(),
-                reset_column: stage.reset_column.clone(),
-            },
-            ModeName::Dedupe => WriteMode::Dedupe {
-                keys: stage.keys.clone(),
-            },
-        };
+        let mode = write_mode_of(stage);
         // An upsert that can order (sequence) and delete keeps tombstones.
         let tombstones = match (&stage.sequence, &stage.delete_column) {
             (Some(_), Some(_)) => Some(Tombstones::new(
@@ -137,13 +149,14 @@ impl StageRunner {
             id,
             mode,
             tombstones,
+            watch: ModuleWatch::new(Registry::for_pipeline(config)?, &config.name, &stage.name),
             module,
             runtime,
             limits,
             init_config,
             batch_rows: stage.batch_rows,
             max_versions: stage.max_versions_per_commit,
-            max_attempts: l.max_attempts,
+            max_attempts: stage.limits.max_attempts,
             instance: Some(instance),
             input: None,
             output: None,
@@ -171,6 +184,7 @@ impl StageRunner {
     }
 
     async fn step_inner(&mut self) -> Result<StepOutcome> {
+        self.follow_registry().await?;
         let Some(latest) = refresh_or_open(&mut self.input, &self.input_uri)
             .await?
             .map(|t| t.version())
@@ -273,6 +287,61 @@ impl StageRunner {
             rejected: rejects.len(),
             version,
         })
+    }
+
+    /// Switches to the module the registry names for this stage, if it
+    /// names another one and it loads and initialises; otherwise keeps the
+    /// module it has. A registry that cannot be read fails the step only
+    /// before the first poll (a restarted host must not run a module it was
+    /// told to replace).
+    async fn follow_registry(&mut self) -> Result<()> {
+        let first = !self.watch.has_polled();
+        let deployment = match self.watch.poll(self.module.digest()).await {
+            Ok(Some(d)) => d,
+            Ok(None) => return Ok(()),
+            Err(e) if first => return Err(e),
+            Err(e) => {
+                tracing::warn!(
+                    tenant = %self.id.tenant, pipeline = %self.id.pipeline, stage = %self.id.stage,
+                    error = %e, "cannot read the module registry; keeping the current module"
+                );
+                return Ok(());
+            }
+        };
+        let path = self.watch.module_path(&deployment);
+        let config = deployment.init_config();
+        let loaded = self.runtime.load(&path).and_then(|module| {
+            let instance = Instance::new(
+                &self.runtime,
+                Arc::clone(&module),
+                self.id.clone(),
+                &self.limits,
+                &config,
+            )?;
+            Ok((module, instance))
+        });
+        match loaded {
+            Ok((module, instance)) => {
+                tracing::info!(
+                    tenant = %self.id.tenant, pipeline = %self.id.pipeline, stage = %self.id.stage,
+                    from = %short(self.module.digest()), to = %short(module.digest()),
+                    deployment = ?deployment.version, action = ?deployment.action,
+                    "module switched"
+                );
+                self.module = module;
+                self.instance = Some(instance);
+                self.init_config = config;
+            }
+            Err(e) => {
+                tracing::error!(
+                    tenant = %self.id.tenant, pipeline = %self.id.pipeline, stage = %self.id.stage,
+                    module = %short(&deployment.digest), deployment = ?deployment.version, error = %e,
+                    "cannot switch to the deployed module; keeping the current one"
+                );
+                self.watch.refuse(&deployment);
+            }
+        }
+        Ok(())
     }
 
     /// Runs the module over the changes, retrying a failing range with backoff

@@ -142,7 +142,7 @@ impl Table {
 
 /// The table schema plus the three CDF columns, typed as the WIT contract
 /// documents them (`_commit_timestamp` in microseconds, UTC).
-pub(crate) fn change_schema(table: &SchemaRef) -> SchemaRef {
+pub fn change_schema(table: &SchemaRef) -> SchemaRef {
     let mut fields: Vec<Field> = table.fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.push(Field::new(CHANGE_TYPE_COLUMN, DataType::Utf8, false));
     fields.push(Field::new(COMMIT_VERSION_COLUMN, DataType::Int64, false));

@@ -71,7 +71,9 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use datafusion::prelude::SessionContext;
 
-pub use cdf::{CHANGE_TYPE_COLUMN, COMMIT_TIMESTAMP_COLUMN, COMMIT_VERSION_COLUMN, ChangeStream};
+pub use cdf::{
+    CHANGE_TYPE_COLUMN, COMMIT_TIMESTAMP_COLUMN, COMMIT_VERSION_COLUMN, ChangeStream, change_schema,
+};
 pub use error::TableError;
 pub use tombstones::Tombstones;
 
@@ -162,6 +164,58 @@ impl WriteMode {
             WriteMode::Upsert { delete_column, .. } => delete_column.as_deref(),
             WriteMode::Accumulate { reset_column, .. } => reset_column.as_deref(),
             WriteMode::Append | WriteMode::Dedupe { .. } => None,
+        }
+    }
+
+    /// The columns every batch must have in this mode: the keys, the
+    /// sequence and delete column (upsert), the measures and reset column
+    /// (accumulate).
+    pub fn required_columns(&self) -> Vec<&str> {
+        let mut columns: Vec<&str> = Vec::new();
+        match self {
+            WriteMode::Append => {}
+            WriteMode::Upsert {
+                keys,
+                sequence,
+                delete_column,
+            } => {
+                columns.extend(keys.iter().map(String::as_str));
+                columns.extend(
+                    sequence
+                        .iter()
+                        .chain(delete_column.iter())
+                        .map(String::as_str),
+                );
+            }
+            WriteMode::Accumulate {
+                keys,
+                measures,
+                reset_column,
+            } => {
+                columns.extend(keys.iter().chain(measures.iter()).map(String::as_str));
+                columns.extend(reset_column.iter().map(String::as_str));
+            }
+            WriteMode::Dedupe { keys } => columns.extend(keys.iter().map(String::as_str)),
+        }
+        columns
+    }
+
+    /// Checks that `batch` has the columns the mode needs (no table yet).
+    ///
+    /// # Errors
+    /// [`TableError::MissingColumn`] naming the first missing one.
+    pub fn check_columns(&self, table: &str, batch: &RecordBatch) -> Result<(), TableError> {
+        let schema = batch.schema();
+        match self
+            .required_columns()
+            .into_iter()
+            .find(|c| schema.index_of(c).is_err())
+        {
+            Some(column) => Err(TableError::MissingColumn {
+                table: table.to_owned(),
+                column: column.to_owned(),
+            }),
+            None => Ok(()),
         }
     }
 
@@ -274,6 +328,28 @@ impl Table {
                 }),
             },
         }
+    }
+
+    /// Checks, without writing, that [`Table::write`] would accept `batch`
+    /// in `mode`: the mode's columns are there, and every column fits the
+    /// table's (same names, castable types).
+    ///
+    /// # Errors
+    /// As [`Table::write`] for a bad batch: [`TableError::MissingColumn`],
+    /// [`TableError::SchemaMismatch`], [`TableError::InvalidBatch`].
+    pub fn check(&self, batch: &RecordBatch, mode: &WriteMode) -> Result<(), TableError> {
+        mode.check_columns(&self.uri, batch)?;
+        let mut target: Vec<arrow::datatypes::FieldRef> =
+            self.schema.fields().iter().cloned().collect();
+        if let Some(hidden) = mode.hidden_column() {
+            target.push(Arc::new(arrow::datatypes::Field::new(
+                hidden,
+                arrow::datatypes::DataType::Boolean,
+                true,
+            )));
+        }
+        let target = Arc::new(arrow::datatypes::Schema::new(target));
+        schema::conform(&self.uri, batch, &target).map(|_| ())
     }
 
     /// The table's URL (`file:///...`), as used in errors and lineage.

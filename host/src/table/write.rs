@@ -66,6 +66,9 @@ impl Table {
         mode: &WriteMode,
         commit: &Commit,
     ) -> Result<i64, TableError> {
+        for batch in &batches {
+            mode.check_columns(&self.uri, batch)?;
+        }
         let properties = commit_properties(commit);
         let state = match mode {
             WriteMode::Append => {
@@ -178,14 +181,6 @@ impl Table {
                 reason: "the write mode names no key column".into(),
             });
         }
-        for column in plan.required_columns() {
-            if batches.iter().any(|b| b.schema().index_of(column).is_err()) {
-                return Err(TableError::MissingColumn {
-                    table: self.uri.clone(),
-                    column: column.to_string(),
-                });
-            }
-        }
         let source_schema = plan.source_schema(&table, &self.uri)?;
         let rows = self.conform_all(batches, &source_schema)?;
         if rows.is_empty() {
@@ -249,26 +244,6 @@ impl Table {
 }
 
 impl MergePlan<'_> {
-    /// Columns the mode names, which every batch must have.
-    fn required_columns(&self) -> Vec<&str> {
-        let mut columns: Vec<&str> = self.keys.iter().map(String::as_str).collect();
-        match &self.kind {
-            MergeKind::Upsert {
-                sequence,
-                delete_column,
-            } => columns.extend(sequence.iter().chain(delete_column.iter()).copied()),
-            MergeKind::Accumulate {
-                measures,
-                reset_column,
-            } => {
-                columns.extend(measures.iter().map(String::as_str));
-                columns.extend(reset_column.iter().copied());
-            }
-            MergeKind::Dedupe => {}
-        }
-        columns
-    }
-
     /// The hidden (not stored) boolean column of the mode, if any.
     fn hidden_column(&self) -> Option<&str> {
         match &self.kind {

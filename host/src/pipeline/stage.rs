@@ -296,7 +296,11 @@ impl StageRunner {
     /// told to replace).
     async fn follow_registry(&mut self) -> Result<()> {
         let first = !self.watch.has_polled();
-        let deployment = match self.watch.poll(self.module.digest()).await {
+        let deployment = match self
+            .watch
+            .poll(self.module.digest(), &self.init_config)
+            .await
+        {
             Ok(Some(d)) => d,
             Ok(None) => return Ok(()),
             Err(e) if first => return Err(e),

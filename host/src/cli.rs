@@ -440,18 +440,23 @@ fn print_deployments(history: &[registry::Deployment]) {
     }
 }
 
-/// Prints the lineage of one version of a table, or of all of them.
-async fn lineage(file: &Path, table: &str, version: Option<i64>) -> Result<i32> {
+/// Table `table` of the pipeline in `file`, which must exist.
+async fn open_table(file: &Path, table: &str) -> Result<Table> {
     let config = PipelineConfig::load(file)?;
     let uri = config.table_uri(table);
-    let Some(t) = Table::open(&uri).await? else {
-        return Err(ConfigError::Invalid {
+    Table::open(&uri).await?.ok_or_else(|| {
+        ConfigError::Invalid {
             path: file.to_owned(),
             field: "table".into(),
             message: format!("`{table}` has no Delta table at {uri} yet"),
         }
-        .into());
-    };
+        .into()
+    })
+}
+
+/// Prints the lineage of one version of a table, or of all of them.
+async fn lineage(file: &Path, table: &str, version: Option<i64>) -> Result<i32> {
+    let t = open_table(file, table).await?;
     let versions = match version {
         Some(v) => v..=v,
         None => 0..=t.version(),
@@ -477,16 +482,7 @@ async fn lineage(file: &Path, table: &str, version: Option<i64>) -> Result<i32> 
 }
 
 async fn show(file: &Path, table: &str, sql: Option<&str>, limit: usize) -> Result<i32> {
-    let config = PipelineConfig::load(file)?;
-    let uri = config.table_uri(table);
-    let Some(t) = Table::open(&uri).await? else {
-        return Err(ConfigError::Invalid {
-            path: file.to_owned(),
-            field: "table".into(),
-            message: format!("`{table}` has no Delta table at {uri} yet"),
-        }
-        .into());
-    };
+    let t = open_table(file, table).await?;
     let sql = sql.map_or_else(|| format!("SELECT * FROM t LIMIT {limit}"), str::to_owned);
     print_batches(&t.query(&sql).await?)?;
     Ok(0)

@@ -135,12 +135,15 @@ impl StageRunner {
         )?;
         let mode = write_mode_of(stage);
         // An upsert that can order (sequence) and delete keeps tombstones.
-        let tombstones = match (&stage.sequence, &stage.delete_column) {
-            (Some(_), Some(_)) => Some(Tombstones::new(
-                config.table_uri(&tombstones_table_name(&stage.name)),
-            )),
-            _ => None,
-        };
+        let tombstones = matches!(
+            &mode,
+            WriteMode::Upsert {
+                sequence: Some(_),
+                delete_column: Some(_),
+                ..
+            }
+        )
+        .then(|| Tombstones::new(config.table_uri(&tombstones_table_name(&stage.name))));
         Ok(Self {
             app_id: stage_app_id(&config.name, &stage.name),
             input_uri: config.table_uri(config.stage_input(index)),

@@ -188,6 +188,22 @@ mod tests {
     use crate::table::arrow::array::{Array, AsArray};
     use crate::table::arrow::datatypes::{Int32Type, Int64Type};
 
+    /// The guest SDK's test helper keeps its own copy of this schema (a
+    /// guest cannot depend on the host): it must not drift.
+    #[test]
+    fn the_sdk_test_helper_builds_this_schema() {
+        let batch = ingot_guest::testing::bronze("t", &[]);
+        let sdk: Vec<_> = batch
+            .schema()
+            .fields()
+            .iter()
+            .filter(|f| !ingot_guest::is_cdf_column(f.name()))
+            .cloned()
+            .collect();
+        let host: Vec<_> = schema().fields().iter().cloned().collect();
+        assert_eq!(sdk, host);
+    }
+
     fn message(
         partition: i32,
         offset: i64,

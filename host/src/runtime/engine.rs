@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, WasmBacktraceDetails};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, WasmBacktraceDetails,
+};
 
 use super::error::{RuntimeError, Site};
 use super::host::{self, HostState, StagePre};
@@ -28,6 +30,18 @@ pub(super) const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Largest wasm stack a guest may use before it traps with a stack overflow.
 const MAX_WASM_STACK: usize = 1 << 20;
+
+/// Pool slots per stage instance: a component built by Rust's
+/// `wasm32-wasip2` target holds a few core instances (the module, its
+/// adapter shims), one or two memories and a few tables.
+const CORE_INSTANCES_PER_STAGE: u32 = 8;
+const MEMORIES_PER_STAGE: u32 = 2;
+const TABLES_PER_STAGE: u32 = 4;
+
+/// The most stage instances a pooled runtime may hold: each memory slot
+/// reserves 4 GiB of address space (no bounds checks in compiled code), so
+/// this keeps the pool within a 64-bit process's address space.
+pub const MAX_POOLED_INSTANCES: u32 = 4_096;
 
 /// Bumped when the layout of the disk cache changes.
 const CACHE_FORMAT: u32 = 1;
@@ -54,10 +68,41 @@ impl Runtime {
     /// [`RuntimeError::CacheDir`] if the cache directory cannot be created,
     /// [`RuntimeError::Engine`] if wasmtime cannot be set up.
     pub fn new(cache_dir: Option<PathBuf>) -> Result<Runtime, RuntimeError> {
+        Self::with_config(cache_dir, &engine_config())
+    }
+
+    /// As [`Runtime::new`], with wasmtime's pooling allocator sized for
+    /// `max_instances` stage instances (at most [`MAX_POOLED_INSTANCES`]):
+    /// memories, tables and instance metadata are reserved once and reused,
+    /// and linear memories start from copy-on-write images of the module's
+    /// data, so an instance costs microseconds to create and only the pages
+    /// it touches. What `ingot serve` uses for many tenants.
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::new`]; [`RuntimeError::Engine`] when the pool cannot
+    /// be reserved.
+    pub fn pooled(cache_dir: Option<PathBuf>, max_instances: u32) -> Result<Runtime, RuntimeError> {
+        let n = max_instances.clamp(1, MAX_POOLED_INSTANCES);
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(n)
+            .total_core_instances(n * CORE_INSTANCES_PER_STAGE)
+            .total_memories(n * MEMORIES_PER_STAGE)
+            .total_tables(n * TABLES_PER_STAGE)
+            .total_stacks(n)
+            .total_gc_heaps(n);
+        let mut config = engine_config();
+        config
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+            .memory_init_cow(true);
+        Self::with_config(cache_dir, &config)
+    }
+
+    fn with_config(cache_dir: Option<PathBuf>, config: &Config) -> Result<Runtime, RuntimeError> {
         let engine_err = |e: wasmtime::Error| RuntimeError::Engine {
             message: format!("{e:#}"),
         };
-        let engine = Engine::new(&engine_config()).map_err(engine_err)?;
+        let engine = Engine::new(config).map_err(engine_err)?;
         let mut linker = Linker::new(&engine);
         host::add_to_linker(&mut linker).map_err(engine_err)?;
         if let Some(dir) = &cache_dir {

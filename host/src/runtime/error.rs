@@ -139,6 +139,15 @@ pub enum RuntimeError {
         /// wasmtime's explanation.
         message: String,
     },
+    /// Every slot of the host's instance pool is taken: the host is full,
+    /// not the module at fault; retry later or raise `runtime.max-instances`.
+    #[error("cannot instantiate {site}: the host's instance pool is full ({message}); raise runtime.max-instances in the host file or run fewer stages")]
+    Capacity {
+        /// The module and stage.
+        site: Site,
+        /// wasmtime's explanation (which pool, which limit).
+        message: String,
+    },
     /// The guest's `init` returned an error.
     #[error("{site}: init failed: {error}")]
     Init {
@@ -255,6 +264,7 @@ impl RuntimeError {
     pub fn class(&self) -> ErrorClass {
         match self {
             RuntimeError::Engine { .. } | RuntimeError::Internal { .. } => ErrorClass::Internal,
+            RuntimeError::Capacity { .. } => ErrorClass::External,
             _ => ErrorClass::User,
         }
     }
@@ -266,6 +276,7 @@ impl RuntimeError {
             | RuntimeError::Compile { site, .. }
             | RuntimeError::WrongWorld { site, .. }
             | RuntimeError::Instantiate { site, .. }
+            | RuntimeError::Capacity { site, .. }
             | RuntimeError::Init { site, .. }
             | RuntimeError::Trap { site, .. }
             | RuntimeError::Timeout { site, .. }
@@ -338,6 +349,12 @@ impl RuntimeError {
     /// [`RuntimeError::Instantiate`].
     pub(super) fn from_instantiate(err: &wasmtime::Error, facts: CallFacts<'_>) -> RuntimeError {
         let site = facts.site.clone();
+        if let Some(full) = err.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
+            return RuntimeError::Capacity {
+                site,
+                message: full.to_string(),
+            };
+        }
         match RuntimeError::from_call(err, facts) {
             e @ (RuntimeError::OutOfMemory { .. } | RuntimeError::Timeout { .. }) => e,
             RuntimeError::Trap { message, .. } => RuntimeError::Instantiate { site, message },

@@ -40,7 +40,7 @@ mod tests;
 use std::fmt;
 use std::time::Duration;
 
-pub use engine::Runtime;
+pub use engine::{MAX_POOLED_INSTANCES, Runtime};
 pub use error::{GuestError, NotComponentKind, RuntimeError, Site};
 pub use instance::{Instance, Processed, Rejected};
 pub use module::{LoadOrigin, Module};

@@ -9,17 +9,22 @@ use std::{
     },
 };
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::{
     Error, Result,
     config::{ConfigError, PipelineConfig},
-    pipeline::{Pipeline, RunMode, RunReport, stage::short},
+    pipeline::{
+        Pipeline, RunMode, RunReport,
+        stage::short,
+        status::{self, PipelineStatus},
+    },
     registry::{self, Registry},
     runtime::Runtime,
     sample::{Record, debezium::DebeziumSample, logs::LogSample, osquery::OsquerySample},
     source::{embedded::EmbeddedBroker, producer},
     table::{Table, arrow::util::pretty::pretty_format_batches},
+    tenancy::{self, Action, HostConfig, TenantError, serve::PipelineRun},
 };
 
 /// ingot: Kafka -> Delta bronze -> Wasm silver and gold, exactly once.
@@ -44,6 +49,29 @@ pub enum Command {
         /// Process everything available, then exit (the triggered mode).
         #[arg(long)]
         once: bool,
+    },
+    /// Run every tenant's pipelines of a host file in one process.
+    Serve {
+        /// The host file (TOML): the lake, the tenants, their pipelines and limits.
+        file: PathBuf,
+        /// Process everything available, then exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// What each stage of a pipeline (or of every pipeline of a tenant) is doing, per host.
+    Status {
+        /// The pipeline file.
+        #[arg(long, required_unless_present = "tenant")]
+        pipeline: Option<PathBuf>,
+        /// Every pipeline of this tenant of the host file (needs --host).
+        #[arg(long, requires = "host", conflicts_with = "pipeline")]
+        tenant: Option<String>,
+        /// Print the status documents as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Whose token to check.
+        #[command(flatten)]
+        admin: AdminArgs,
     },
     /// Start the embedded broker, produce sample logs, run the log pipeline, print the gold table.
     Demo {
@@ -102,6 +130,9 @@ pub enum Command {
         /// A note recorded with the deployment.
         #[arg(long)]
         note: Option<String>,
+        /// Whose token to check.
+        #[command(flatten)]
+        admin: AdminArgs,
     },
     /// Deploy again a module a stage ran before: the previous one, or --to DIGEST.
     Rollback {
@@ -114,6 +145,9 @@ pub enum Command {
         /// A digest (or its first hex digits) the stage ran before.
         #[arg(long)]
         to: Option<String>,
+        /// Whose token to check.
+        #[command(flatten)]
+        admin: AdminArgs,
     },
     /// List the deployments of a pipeline's stages, oldest first.
     Deployments {
@@ -123,6 +157,9 @@ pub enum Command {
         /// Only this stage.
         #[arg(long)]
         stage: Option<String>,
+        /// Whose token to check.
+        #[command(flatten)]
+        admin: AdminArgs,
     },
     /// Which module produced each version of a table (from the commits' lineage).
     Lineage {
@@ -148,6 +185,52 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+}
+
+/// The host file and token of an administrative command. With a host file,
+/// the pipeline must be one of its tenants' and the token that tenant's;
+/// without one, the command acts on the pipeline file directly (a
+/// single-tenant setup, where access to the lake is the control).
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// The host file whose tenants own the pipelines.
+    #[arg(long = "host", env = "INGOT_HOST")]
+    pub host: Option<PathBuf>,
+    /// The tenant's admin token (prefer INGOT_TOKEN: arguments show in `ps`).
+    #[arg(long, env = "INGOT_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+impl AdminArgs {
+    /// Loads pipeline file `path` for `action`: with a host file, only
+    /// once the token is checked to be the owning tenant's, and with the
+    /// tenant's checks and limits applied.
+    fn pipeline(&self, path: &Path, action: Action) -> Result<PipelineConfig> {
+        let Some(host) = &self.host else {
+            return Ok(PipelineConfig::load(path)?);
+        };
+        let host = HostConfig::load(host)?;
+        let tenant = tenancy::authorize_pipeline(&host, path, self.token.as_deref(), action)?;
+        Ok(host.admit(tenant, PipelineConfig::load(path)?)?)
+    }
+
+    /// Every pipeline of tenant `name`, once the token is checked to be its.
+    fn tenant_pipelines(&self, name: &str, action: Action) -> Result<Vec<PipelineConfig>> {
+        let host_file = self.host.as_deref().ok_or_else(|| {
+            Error::Internal("--tenant without --host (clap should have refused it)".into())
+        })?;
+        let host = HostConfig::load(host_file)?;
+        let tenant = host.tenant(name).ok_or_else(|| TenantError::UnknownTenant {
+            tenant: name.to_owned(),
+            host: host_file.to_owned(),
+        })?;
+        tenancy::authorize(tenant, self.token.as_deref(), action, &format!("tenant {name}"))?;
+        tenant
+            .pipelines
+            .iter()
+            .map(|p| Ok(host.admit(tenant, PipelineConfig::load(p)?)?))
+            .collect()
+    }
 }
 
 /// Sample generators.
@@ -194,6 +277,31 @@ impl Cli {
         let cache_dir = self.cache_dir.or_else(default_cache_dir);
         match self.command {
             Command::Run { file, once } => run(&file, once, cache_dir).await,
+            Command::Serve { file, once } => serve(&file, once, cache_dir).await,
+            Command::Status {
+                pipeline,
+                tenant,
+                json,
+                admin,
+            } => {
+                let pipelines = match (&pipeline, &tenant) {
+                    (_, Some(tenant)) => admin.tenant_pipelines(tenant, Action::Status)?,
+                    (Some(file), None) => vec![admin.pipeline(file, Action::Status)?],
+                    (None, None) => Vec::new(),
+                };
+                let mut all = Vec::new();
+                for p in &pipelines {
+                    all.extend(status::read(p)?);
+                }
+                if json {
+                    let text = serde_json::to_string_pretty(&all)
+                        .map_err(|e| Error::Internal(format!("status as JSON: {e}")))?;
+                    println!("{text}");
+                } else {
+                    print_status(&pipelines, &all);
+                }
+                Ok(0)
+            }
             Command::Demo {
                 modules,
                 records,
@@ -229,8 +337,9 @@ impl Cli {
                 module,
                 config,
                 note,
+                admin,
             } => {
-                let pipeline = PipelineConfig::load(&pipeline)?;
+                let pipeline = admin.pipeline(&pipeline, Action::Deploy)?;
                 let runtime = Arc::new(Runtime::new(cache_dir)?);
                 let deployed =
                     registry::deploy(&pipeline, &stage, &module, &config, note, &runtime).await?;
@@ -241,16 +350,21 @@ impl Cli {
                 pipeline,
                 stage,
                 to,
+                admin,
             } => {
-                let pipeline = PipelineConfig::load(&pipeline)?;
+                let pipeline = admin.pipeline(&pipeline, Action::Rollback)?;
                 let runtime = Arc::new(Runtime::new(cache_dir)?);
                 let deployed =
                     registry::rollback(&pipeline, &stage, to.as_deref(), &runtime).await?;
                 print_deployed(&deployed);
                 Ok(0)
             }
-            Command::Deployments { pipeline, stage } => {
-                let pipeline = PipelineConfig::load(&pipeline)?;
+            Command::Deployments {
+                pipeline,
+                stage,
+                admin,
+            } => {
+                let pipeline = admin.pipeline(&pipeline, Action::Deployments)?;
                 if let Some(stage) = &stage {
                     registry::deploy::stage_index(&pipeline, stage)?;
                 }
@@ -319,6 +433,91 @@ async fn run(file: &Path, once: bool, cache_dir: Option<PathBuf>) -> Result<i32>
     let report = pipeline.run(brokers, mode, stop_on_ctrl_c()).await?;
     print_report(&report);
     Ok(if report.errors.is_empty() { 0 } else { 1 })
+}
+
+async fn serve(file: &Path, once: bool, cache_dir: Option<PathBuf>) -> Result<i32> {
+    let host = HostConfig::load(file)?;
+    let mode = if once {
+        RunMode::Once
+    } else {
+        RunMode::Continuous
+    };
+    println!(
+        "serving {} from {}",
+        counted(host.tenants.len() as u64, "tenant"),
+        file.display()
+    );
+    let runs = tenancy::serve::serve(&host, cache_dir, mode, stop_on_ctrl_c()).await?;
+    let mut failed = false;
+    for PipelineRun {
+        tenant,
+        pipeline,
+        result,
+    } in &runs
+    {
+        println!("\n== tenant {tenant}, pipeline {pipeline}");
+        match result {
+            Ok(report) => {
+                print_report(report);
+                failed |= !report.errors.is_empty();
+            }
+            Err(e) => {
+                eprintln!("error: tenant {tenant}, pipeline {pipeline}: {e}");
+                failed = true;
+            }
+        }
+    }
+    Ok(i32::from(failed))
+}
+
+fn print_status(pipelines: &[PipelineConfig], all: &[PipelineStatus]) {
+    let now = crate::pipeline::ingest::now_micros();
+    for p in pipelines {
+        let mine: Vec<_> = all
+            .iter()
+            .filter(|s| s.tenant == p.tenant && s.pipeline == p.name)
+            .collect();
+        if mine.is_empty() {
+            println!("tenant {}, pipeline {}: no host has reported yet", p.tenant, p.name);
+        }
+        for s in mine {
+            let age = (now - s.updated_at).max(0) as f64 / 1e6;
+            println!(
+                "tenant {}, pipeline {}: host {} (pid {}), {}, updated {age:.0} s ago",
+                s.tenant,
+                s.pipeline,
+                s.host,
+                s.pid,
+                if s.stopped { "stopped" } else { "running" }
+            );
+            if let Some(e) = &s.error {
+                println!("  cannot start: {e}");
+            }
+            println!(
+                "  {:<16} {:<9} {:<13} {:>13} {:>8} {:>10} {:>10} {:>11}  last error",
+                "stage", "state", "module", "input done", "commits", "rows in", "rows out", "quarantined"
+            );
+            for st in &s.stages {
+                let progress = match (st.input_done, st.input_latest) {
+                    (Some(d), Some(l)) => format!("{d}/{l}"),
+                    (None, Some(l)) => format!("-/{l}"),
+                    _ => "-".to_owned(),
+                };
+                println!(
+                    "  {:<16} {:<9} {:<13} {:>13} {:>8} {:>10} {:>10} {:>11}  {}",
+                    st.stage,
+                    st.state,
+                    short(&st.module),
+                    progress,
+                    st.commits,
+                    st.rows_in,
+                    st.rows_out,
+                    st.quarantined,
+                    st.last_error.as_deref().unwrap_or("-")
+                );
+            }
+        }
+    }
 }
 
 fn start_embedded(config: &PipelineConfig) -> Result<Option<EmbeddedBroker>> {

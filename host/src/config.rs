@@ -281,8 +281,8 @@ pub struct LimitsConfig {
     pub call_timeout_ms: u64,
     /// Output bytes per call, in MiB.
     pub max_output_mib: u64,
-    /// Attempts at a failing batch before the stage gives up (`--once`) or
-    /// slows to its longest backoff (continuous).
+    /// Attempts at a failing batch before its rows are isolated and the
+    /// ones the module fails on are quarantined.
     pub max_attempts: u32,
 }
 
@@ -486,7 +486,7 @@ impl PipelineConfig {
 }
 
 /// Names become path segments and txn app ids: keep them plain.
-fn check_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name

@@ -3,7 +3,7 @@
 
 use crate::{
     config::ConfigError, registry::RegistryError, runtime::RuntimeError, source::SourceError,
-    table::TableError,
+    table::TableError, tenancy::TenantError,
 };
 
 /// Who has to act on an error, which decides what the host does with it.
@@ -36,6 +36,9 @@ pub enum Error {
     /// The module registry: deploy, rollback, deployments.
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// A refused administrative request.
+    #[error(transparent)]
+    Tenant(#[from] TenantError),
     /// A stage failed; wraps the cause with the stage's identity.
     #[error("stage {pipeline}/{stage} failed: {source}")]
     Stage {
@@ -71,6 +74,7 @@ impl Error {
             Error::Table(e) => e.class(),
             Error::Runtime(e) => e.class(),
             Error::Registry(e) => e.class(),
+            Error::Tenant(e) => e.class(),
             Error::Stage { source, .. } => source.class(),
             Error::Internal(_) => ErrorClass::Internal,
         }

@@ -20,6 +20,8 @@
 //! - [`pipeline`]: the ingest loop and the stage loop, where a stage commits.
 //! - [`registry`]: which module each stage runs (deploy, rollback), kept
 //!   with the lake.
+//! - [`tenancy`]: many tenants on one host: the host file, namespaces,
+//!   limits, admin tokens, and `ingot serve`.
 //! - [`config`]: the pipeline file; [`cli`]: the command line.
 
 pub mod cli;
@@ -31,6 +33,7 @@ pub mod runtime;
 pub mod sample;
 pub mod source;
 pub mod table;
+pub mod tenancy;
 
 pub use error::{Error, ErrorClass, Result};
 

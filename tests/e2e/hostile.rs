@@ -1,12 +1,15 @@
 //! Test 4 of the core: a module that traps, one that loops forever and one
 //! that allocates without bound each fail with a clear error naming the
 //! stage and the cause, within its deadline; the host survives and the
-//! pipeline's other stages finish with correct results.
+//! pipeline's other stages finish with correct results. The failing rows
+//! end in the quarantine, and a poison row among good ones is narrowed down
+//! and quarantined alone, so the stage moves on.
 
 use std::time::{Duration, Instant};
 
 use crate::{
     harness::{self, Broker, Lake, logs::LogLine, modules, run_ingot},
+    lake,
     medallion::{assert_tables, log_pipeline},
 };
 
@@ -80,4 +83,63 @@ fn an_allocating_module_is_stopped_at_its_memory_cap() {
         stderr.contains("memory"),
         "says it ran out of memory: {stderr}"
     );
+}
+
+#[test]
+fn a_poison_row_is_quarantined_alone_and_the_stage_moves_on() {
+    let broker = Broker::start();
+    broker.create_topic("logs", 1);
+    let lake = Lake::new();
+    let pipeline = lake.write_pipeline(&format!(
+        r#"
+name = "logs"
+[kafka]
+brokers = "{}"
+topics = ["logs"]
+[lake]
+root = "{}"
+[[stages]]
+name = "rogue"
+module = "{}"
+batch-rows = 256
+config = {{ behaviour = "poison", needle = "POISON-PILL" }}
+limits = {{ max-attempts = 2 }}
+"#,
+        broker.bootstrap(),
+        lake.root().display(),
+        modules().hostile.display()
+    ));
+    let lines = harness::logs::generate(1_000, 5);
+    let poison = |i: usize| {
+        (
+            Some(format!("poison-{i}").into_bytes()),
+            Some(format!("{{\"msg\":\"POISON-PILL {i}\"}}").into_bytes()),
+        )
+    };
+    // Three poison rows, in three different slices of the range.
+    let mut records: Vec<_> = lines.iter().map(LogLine::to_kafka).collect();
+    for at in [900, 500, 100] {
+        records.insert(at, poison(at));
+    }
+    harness::produce(&broker.bootstrap(), "logs", records.into_iter());
+    let out = run_ingot(["run".as_ref(), pipeline.as_os_str(), "--once".as_ref()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the stage moved on past its poison rows:\n{}",
+        harness::tail_text(&stderr, 40)
+    );
+    let root = lake.root().display().to_string();
+    let rogue = format!("{root}/default/logs/rogue");
+    assert_eq!(lake::count(&rogue), 1_000, "every other row was processed");
+    let quarantine = format!("{rogue}_quarantine");
+    assert_eq!(
+        lake::i64s(
+            &quarantine,
+            "SELECT CAST(count(*) AS BIGINT) FROM t WHERE row LIKE '%POISON-PILL%' AND reason LIKE '%fails on this row%' AND reason LIKE '%poison row%'"
+        ),
+        vec![3],
+        "exactly the poison rows, each alone, with the module's panic as the reason"
+    );
+    assert_eq!(lake::count(&quarantine), 3);
 }

@@ -62,3 +62,4 @@ mod lake;
 mod medallion;
 mod osquery;
 mod rebalance;
+mod tenants;

@@ -41,7 +41,12 @@ measures = ["count", "latency_ms_sum"]
 }
 
 pub fn uri(lake: &Lake, table: &str) -> String {
-    format!("{}/default/logs/{table}", lake.root().display())
+    tenant_uri(lake, "default", table)
+}
+
+/// Table `table` of tenant `tenant`'s `logs` pipeline.
+pub fn tenant_uri(lake: &Lake, tenant: &str, table: &str) -> String {
+    format!("{}/{tenant}/logs/{table}", lake.root().display())
 }
 
 /// `ingot run --once` on `pipeline`, which must succeed.
@@ -58,8 +63,14 @@ pub fn run_once(pipeline: &std::path::Path) {
 /// Asserts bronze, silver, quarantine and gold against `lines`, computed
 /// without ingot.
 pub fn assert_tables(lake: &Lake, lines: &[LogLine]) {
+    assert_tenant_tables(lake, "default", lines);
+}
+
+/// [`assert_tables`] for tenant `tenant`'s log pipeline.
+pub fn assert_tenant_tables(lake: &Lake, tenant: &str, lines: &[LogLine]) {
+    let uri = |table: &str| tenant_uri(lake, tenant, table);
     let n = lines.len() as i64;
-    let bronze = uri(lake, "bronze");
+    let bronze = uri("bronze");
     assert_eq!(lake::count(&bronze), n, "bronze rows");
     let distinct = lake::i64s(
         &bronze,
@@ -72,7 +83,7 @@ pub fn assert_tables(lake: &Lake, lines: &[LogLine]) {
     );
 
     let good: Vec<&LogLine> = lines.iter().filter(|l| l.is_well_formed()).collect();
-    let silver = uri(lake, "silver");
+    let silver = uri("silver");
     assert_eq!(
         lake::count(&silver),
         good.len() as i64,
@@ -90,7 +101,7 @@ pub fn assert_tables(lake: &Lake, lines: &[LogLine]) {
 
     let bad = lines.len() - good.len();
     assert!(bad > 0, "the generator produced malformed records");
-    let quarantine = uri(lake, "silver_quarantine");
+    let quarantine = uri("silver_quarantine");
     assert_eq!(
         lake::count(&quarantine),
         bad as i64,
@@ -107,7 +118,7 @@ pub fn assert_tables(lake: &Lake, lines: &[LogLine]) {
         .map(|(level, t)| (level.to_owned(), (t.n, t.latency_sum)))
         .collect();
     let gold: BTreeMap<String, (i64, i64)> = lake::string_i64_i64(
-        &uri(lake, "gold"),
+        &uri("gold"),
         "SELECT level, count, latency_ms_sum FROM t",
     )
     .into_iter()

@@ -2,11 +2,12 @@
 //! ([`stage`]), either until everything available is processed
 //! ([`RunMode::Once`], the triggered mode) or until stopped
 //! ([`RunMode::Continuous`]). A stage that fails is retried with backoff while
-//! the others keep going.
+//! the others keep going; what each stage is doing is kept in [`status`].
 
 pub mod ingest;
 pub mod quarantine;
 pub mod stage;
+pub mod status;
 pub mod swap;
 
 use std::{
@@ -17,11 +18,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tokio::runtime::Handle;
+use tokio::{runtime::Handle, sync::Semaphore};
 
 use crate::{Error, ErrorClass, Result, config::PipelineConfig, runtime::Runtime};
 use ingest::{Ingest, IngestReport};
 use stage::{StageRunner, StepOutcome};
+use status::StatusBoard;
 
 /// How long the stage loop sleeps when no stage had work.
 const IDLE_WAIT: Duration = Duration::from_millis(200);
@@ -59,7 +61,8 @@ pub struct RunReport {
     pub ingest: IngestReport,
     /// Each stage, in order.
     pub stages: Vec<StageReport>,
-    /// Errors of stages that gave up (`--once`) or of the last attempt.
+    /// Errors of stages that gave up or failed on every call of a step
+    /// (`--once`).
     pub errors: Vec<Error>,
 }
 
@@ -67,6 +70,7 @@ pub struct RunReport {
 pub struct Pipeline {
     config: Arc<PipelineConfig>,
     stages: Vec<StageRunner>,
+    status: StatusBoard,
 }
 
 impl Pipeline {
@@ -82,9 +86,20 @@ impl Pipeline {
             .map(|i| StageRunner::new(&config, i, Arc::clone(&runtime)))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
+            status: StatusBoard::new(&config, &stages),
             config: Arc::new(config),
             stages,
         })
+    }
+
+    /// Makes every module call of the pipeline's stages hold a permit of
+    /// `gate`: a tenant shares one gate across its pipelines, so its modules
+    /// occupy at most that many threads however slow they are.
+    pub fn with_gate(mut self, gate: &Arc<Semaphore>) -> Self {
+        for stage in &mut self.stages {
+            stage.set_gate(Arc::clone(gate));
+        }
+        self
     }
 
     /// The configuration.
@@ -114,6 +129,7 @@ impl Pipeline {
                 .collect(),
             ..Default::default()
         };
+        self.status.start();
         match mode {
             RunMode::Once => {
                 let ingest = Ingest::new(
@@ -124,23 +140,36 @@ impl Pipeline {
                     true,
                 );
                 report.ingest = blocking(move || ingest.run()).await?;
-                for (stage, totals) in self.stages.iter_mut().zip(&mut report.stages) {
+                let status = &mut self.status;
+                for (i, (stage, totals)) in
+                    self.stages.iter_mut().zip(&mut report.stages).enumerate()
+                {
                     while !stop.load(Ordering::SeqCst) {
-                        match stage.step().await {
+                        let outcome = stage.step().await;
+                        status.record(i, stage, &outcome);
+                        status.save(false, false);
+                        match outcome {
                             Ok(StepOutcome::Idle) => break,
-                            Ok(step) => add(totals, &step),
+                            Ok(step) => {
+                                add(totals, &step);
+                                if let Some(failure) = stage.take_failure() {
+                                    report.errors.push(failure);
+                                }
+                            }
                             Err(e) if e.is_conflict() => {
                                 tracing::info!(error = %e, "another writer committed first, redoing");
                                 tokio::time::sleep(IDLE_WAIT).await;
                             }
                             Err(e) => {
                                 tracing::error!(error = %e, "stage gave up");
+                                status.give_up(i, &e);
                                 report.errors.push(e);
                                 break;
                             }
                         }
                     }
                 }
+                self.status.save(true, true);
             }
             RunMode::Continuous => {
                 let ingest = tokio::spawn(supervise_ingest(
@@ -149,6 +178,7 @@ impl Pipeline {
                     Arc::clone(&stop),
                 ));
                 self.run_stages(&mut report, &stop).await;
+                self.status.save(true, true);
                 report.ingest = ingest
                     .await
                     .map_err(|e| Error::Internal(format!("ingest task: {e}")))??;
@@ -169,7 +199,9 @@ impl Pipeline {
                 {
                     continue;
                 }
-                match stage.step().await {
+                let outcome = stage.step().await;
+                self.status.record(i, stage, &outcome);
+                match outcome {
                     Ok(StepOutcome::Idle) => retry_at[i] = None,
                     Ok(step) => {
                         add(&mut report.stages[i], &step);
@@ -187,6 +219,7 @@ impl Pipeline {
                     }
                 }
             }
+            self.status.save(false, false);
             if !progressed {
                 tokio::time::sleep(IDLE_WAIT).await;
             }

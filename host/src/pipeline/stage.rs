@@ -9,17 +9,30 @@
 //! the quarantine table, in a commit carrying the same txn: after a crash
 //! between the two commits, the replay recomputes exactly the same range
 //! (the quarantine's txn pins it) and skips the quarantine write.
+//!
+//! A range the module keeps failing on (a trap, a timeout, running out of
+//! memory, an oversized output, or output the table refuses) is retried
+//! `max-attempts` times with backoff, then isolated: the range is cut in
+//! slices and halved down to single rows, and the rows the module fails on
+//! go to the quarantine with the error as their reason, so the stage moves
+//! on. Isolation spends at most [`ISOLATION_FAILURES`] failing calls per
+//! range; past that, the rest of the failing rows are quarantined untried.
+//! A step in which no call succeeded leaves the stage *failing*, with the
+//! last error ([`StageRunner::failure`]).
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::VecDeque, sync::Arc, time::Duration};
+
+use tokio::sync::Semaphore;
 
 use crate::{
-    Error, Result,
+    Error, ErrorClass, Result,
     config::{ModeName, PipelineConfig, StageConfig},
     pipeline::{ingest::now_micros, quarantine, swap::ModuleWatch},
     registry::Registry,
     runtime::{Instance, Limits, Module, Runtime, RuntimeError, StageId},
     table::{
-        Commit, Lineage, Table, TableError, Tombstones, Txn, WriteMode, arrow::array::RecordBatch,
+        Commit, Lineage, Table, TableError, Tombstones, Txn, WriteMode,
+        arrow::{array::RecordBatch, datatypes::SchemaRef},
     },
 };
 
@@ -40,9 +53,29 @@ pub enum StepOutcome {
         rows_out: usize,
         /// Input rows quarantined.
         rejected: usize,
-        /// The output table's new version.
+        /// The output table's new version (the quarantine's when the step
+        /// wrote only there).
         version: i64,
+        /// Whether every call into the module failed (the rows went to the
+        /// quarantine); [`StageRunner::failure`] holds the last error.
+        failing: bool,
     },
+}
+
+/// Failing calls isolation may spend on one range before it quarantines
+/// the rest of the failing rows untried: bounds a step's time when the
+/// module fails on everything (32 deadlines at most), while leaving room to
+/// narrow down a few poison rows (about ten failing calls each in a range
+/// of a thousand rows).
+pub const ISOLATION_FAILURES: u32 = 32;
+
+/// What running the module over a range produced.
+#[derive(Default)]
+struct Processed {
+    outputs: Vec<RecordBatch>,
+    rejects: Vec<quarantine::Reject>,
+    /// The last error, when no call succeeded.
+    failure: Option<Error>,
 }
 
 /// Runs one stage of a pipeline.
@@ -62,6 +95,11 @@ pub struct StageRunner {
     batch_rows: usize,
     max_versions: i64,
     max_attempts: u32,
+    gate: Option<Arc<Semaphore>>,
+    failure: Option<Error>,
+    /// Before the output table exists: the schema of this step's first
+    /// output, which the step's later outputs must match.
+    step_schema: Option<SchemaRef>,
     instance: Option<Instance>,
     input: Option<Table>,
     output: Option<Table>,
@@ -160,6 +198,9 @@ impl StageRunner {
             batch_rows: stage.batch_rows,
             max_versions: stage.max_versions_per_commit,
             max_attempts: stage.limits.max_attempts,
+            gate: None,
+            failure: None,
+            step_schema: None,
             instance: Some(instance),
             input: None,
             output: None,
@@ -172,12 +213,52 @@ impl StageRunner {
         &self.id
     }
 
-    /// Processes the next range of input versions, if any, in one output commit.
+    /// Makes every call into the module hold a permit of `gate` (its
+    /// tenant's), so a tenant's modules occupy at most that many threads.
+    pub fn set_gate(&mut self, gate: Arc<Semaphore>) {
+        self.gate = Some(gate);
+    }
+
+    /// The module that runs now.
+    pub fn module(&self) -> &Module {
+        &self.module
+    }
+
+    /// The last error of the module if the last step failed on every call
+    /// (its rows are in the quarantine); None once a call succeeds again.
+    pub fn failure(&self) -> Option<&Error> {
+        self.failure.as_ref()
+    }
+
+    /// Takes the failure [`StageRunner::failure`] holds, wrapped with the
+    /// stage's identity.
+    pub fn take_failure(&mut self) -> Option<Error> {
+        self.failure.take().map(|source| Error::Stage {
+            pipeline: self.id.pipeline.clone(),
+            stage: self.id.stage.clone(),
+            source: Box::new(source),
+        })
+    }
+
+    /// Input versions: the last one processed and the latest seen.
+    pub fn progress(&self) -> (Option<i64>, Option<i64>) {
+        let done = self.output.as_ref().and_then(|t| t.txn_version(&self.app_id));
+        let settled = self
+            .quarantine
+            .as_ref()
+            .and_then(|t| t.txn_version(&settled_app_id(&self.app_id)));
+        (done.max(settled), self.input.as_ref().map(Table::version))
+    }
+
+    /// Processes the next range of input versions, if any, in one output
+    /// commit. Rows the module rejects or keeps failing on go to the
+    /// quarantine first; see the module docs.
     ///
     /// # Errors
     ///
-    /// Table errors, and module errors that persisted over `max-attempts`
-    /// attempts; either way nothing of the range was committed to the output.
+    /// Table errors (a conflict, storage), internal errors, and a module
+    /// failing on a range with nothing to quarantine; in each case nothing
+    /// of the range was committed to the output.
     pub async fn step(&mut self) -> Result<StepOutcome> {
         self.step_inner().await.map_err(|source| Error::Stage {
             pipeline: self.id.pipeline.clone(),
@@ -197,10 +278,12 @@ impl StageRunner {
         let done = refresh_or_open(&mut self.output, &self.output_uri)
             .await?
             .and_then(|t| t.txn_version(&self.app_id));
-        let quarantined = refresh_or_open(&mut self.quarantine, &self.quarantine_uri)
-            .await?
-            .and_then(|t| t.txn_version(&self.app_id));
-        let from = done.map_or(0, |d| d + 1);
+        let quarantine = refresh_or_open(&mut self.quarantine, &self.quarantine_uri).await?;
+        let quarantined = quarantine.and_then(|t| t.txn_version(&self.app_id));
+        // Ranges that produced no output while the output table did not
+        // exist yet are settled by the quarantine commit alone.
+        let settled = quarantine.and_then(|t| t.txn_version(&settled_app_id(&self.app_id)));
+        let from = done.max(settled).map_or(0, |d| d + 1);
         if from > latest {
             return Ok(StepOutcome::Idle);
         }
@@ -218,7 +301,28 @@ impl StageRunner {
             changes
         };
         let rows_in = changes.iter().map(RecordBatch::num_rows).sum();
-        let (outputs, rejects) = self.process(changes).await?;
+        let Processed {
+            outputs,
+            rejects,
+            failure,
+        } = self.process(changes).await?;
+        let failing = failure.is_some();
+        if let Some(e) = &failure {
+            tracing::error!(
+                tenant = %self.id.tenant, pipeline = %self.id.pipeline, stage = %self.id.stage,
+                module = %short(self.module.digest()), from, to, quarantined = rejects.len(), error = %e,
+                "the module failed on every call of this range; its rows are quarantined"
+            );
+        }
+        // No output and no output table: the quarantine commit is the whole
+        // step, and records the progress itself.
+        let settles = outputs.is_empty() && self.output.is_none();
+        if settles && rejects.is_empty() {
+            return Err(failure.unwrap_or_else(|| {
+                Error::Internal("a step produced neither output nor quarantined rows".into())
+            }));
+        }
+        self.failure = failure;
         let lineage = Lineage {
             ingot_version: crate::VERSION.into(),
             pipeline: self.id.pipeline.clone(),
@@ -246,18 +350,41 @@ impl StageRunner {
             )
             .await?;
             expect_progress(table, &self.app_id, quarantined)?;
-            table
+            let mut commit = commit.clone();
+            if settles {
+                commit.txns.push(Txn {
+                    app_id: settled_app_id(&self.app_id),
+                    version: to,
+                });
+            }
+            let version = table
                 .write(
                     vec![quarantine::batch(&rejects)?],
                     &WriteMode::Append,
                     &commit,
                 )
                 .await?;
+            if settles {
+                return Ok(StepOutcome::Committed {
+                    from,
+                    to,
+                    rows_in,
+                    rows_out: 0,
+                    rejected: rejects.len(),
+                    version,
+                    failing,
+                });
+            }
         }
-        let schema = outputs
-            .first()
-            .map(|b| self.mode.table_schema(&b.schema()))
-            .expect("invariant: at least one batch processed");
+        let schema = match (outputs.first(), &self.output) {
+            (Some(b), _) => self.mode.table_schema(&b.schema()),
+            (None, Some(table)) => table.schema(),
+            (None, None) => {
+                return Err(Error::Internal(
+                    "a range with rejects but no output was not settled".into(),
+                ));
+            }
+        };
         let outputs = match (&mut self.tombstones, &self.mode) {
             (
                 Some(tombstones),
@@ -289,6 +416,7 @@ impl StageRunner {
             rows_out,
             rejected: rejects.len(),
             version,
+            failing,
         })
     }
 
@@ -351,41 +479,29 @@ impl StageRunner {
         Ok(())
     }
 
-    /// Runs the module over the changes, retrying a failing range with backoff
-    /// on a fresh instance.
-    async fn process(
-        &mut self,
-        changes: Vec<RecordBatch>,
-    ) -> Result<(Vec<RecordBatch>, Vec<quarantine::Reject>)> {
+    /// Runs the module over the changes. A failing range is retried with
+    /// backoff on a fresh instance, then isolated (see the module docs).
+    ///
+    /// # Errors
+    ///
+    /// Only errors that are not the module's (internal ones); the module's
+    /// failures end in the quarantine.
+    async fn process(&mut self, changes: Vec<RecordBatch>) -> Result<Processed> {
         let changes = Arc::new(changes);
         let processing_time = now_micros();
+        self.step_schema = None;
         let mut attempt = 0;
-        loop {
+        let last = loop {
             attempt += 1;
-            let instance = match self.instance.take() {
-                Some(i) => i,
-                None => Instance::new(
-                    &self.runtime,
-                    Arc::clone(&self.module),
-                    self.id.clone(),
-                    &self.limits,
-                    &self.init_config,
-                )?,
-            };
-            let (changes, batch_rows) = (Arc::clone(&changes), self.batch_rows);
-            let (instance, result) = tokio::task::spawn_blocking(move || {
-                let mut instance = instance;
-                let result = run_module(&mut instance, &changes, batch_rows, processing_time);
-                (instance, result)
-            })
-            .await
-            .map_err(|e| Error::Internal(format!("stage worker panicked: {e}")))?;
-            match result {
-                Ok(done) => {
-                    self.instance = Some(instance);
-                    return Ok(done);
+            match self.call(Arc::clone(&changes), processing_time).await {
+                Ok((outputs, rejects)) => {
+                    return Ok(Processed {
+                        outputs,
+                        rejects,
+                        failure: None,
+                    });
                 }
-                // The instance may be poisoned (trap): the next attempt builds a new one.
+                Err(e) if e.class() != ErrorClass::User => return Err(e),
                 Err(e) if attempt < self.max_attempts => {
                     let backoff = Duration::from_millis(200 << attempt.min(6));
                     tracing::warn!(
@@ -395,10 +511,179 @@ impl StageRunner {
                     );
                     tokio::time::sleep(backoff).await;
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => break e,
+            }
+        };
+        tracing::warn!(
+            tenant = %self.id.tenant, pipeline = %self.id.pipeline, stage = %self.id.stage,
+            module = %short(self.module.digest()), attempts = attempt, error = %last,
+            "batch failed every attempt; isolating the rows the module fails on"
+        );
+        self.isolate(&changes, processing_time, last).await
+    }
+
+    /// Cuts the range into slices and halves the failing ones down to
+    /// single rows; rows the module fails on alone are quarantined with the
+    /// error, and so is every failing slice once [`ISOLATION_FAILURES`]
+    /// failing calls are spent.
+    async fn isolate(
+        &mut self,
+        changes: &[RecordBatch],
+        processing_time: i64,
+        mut last: Error,
+    ) -> Result<Processed> {
+        let mut work: VecDeque<RecordBatch> = changes
+            .iter()
+            .flat_map(|b| slices(b, self.batch_rows))
+            .collect();
+        let mut budget = ISOLATION_FAILURES;
+        let mut done = Processed::default();
+        let mut succeeded = false;
+        while let Some(slice) = work.pop_front() {
+            let rows = slice.num_rows();
+            if budget == 0 {
+                let reason = format!(
+                    "not tried: the module failed {ISOLATION_FAILURES} times isolating this range; last error: {last}"
+                );
+                quarantine_all(&mut done.rejects, &slice, &reason);
+                continue;
+            }
+            match self
+                .call(Arc::new(vec![slice.clone()]), processing_time)
+                .await
+            {
+                Ok((outputs, rejects)) => {
+                    succeeded = true;
+                    done.outputs.extend(outputs);
+                    done.rejects.extend(rejects);
+                }
+                Err(e) if e.class() != ErrorClass::User => return Err(e),
+                Err(e) => {
+                    budget -= 1;
+                    if rows <= 1 || budget == 0 {
+                        let reason = if rows <= 1 {
+                            format!("the module fails on this row: {e}")
+                        } else {
+                            format!("the module fails on this slice of {rows} rows: {e}")
+                        };
+                        quarantine_all(&mut done.rejects, &slice, &reason);
+                    } else {
+                        let half = rows / 2;
+                        work.push_front(slice.slice(half, rows - half));
+                        work.push_front(slice.slice(0, half));
+                    }
+                    last = e;
+                }
             }
         }
+        if !succeeded {
+            done.failure = Some(last);
+        }
+        Ok(done)
     }
+
+    /// One call into the module over `changes` (in slices of `batch_rows`),
+    /// holding a permit of the tenant's gate, then the check that the
+    /// output fits the table. A failed call drops its instance (a trap may
+    /// have poisoned it); the next call builds a new one.
+    async fn call(
+        &mut self,
+        changes: Arc<Vec<RecordBatch>>,
+        processing_time: i64,
+    ) -> Result<(Vec<RecordBatch>, Vec<quarantine::Reject>)> {
+        let instance = match self.instance.take() {
+            Some(i) => i,
+            None => Instance::new(
+                &self.runtime,
+                Arc::clone(&self.module),
+                self.id.clone(),
+                &self.limits,
+                &self.init_config,
+            )?,
+        };
+        let permit = match &self.gate {
+            Some(gate) => Some(
+                Arc::clone(gate)
+                    .acquire_owned()
+                    .await
+                    .map_err(|e| Error::Internal(format!("tenant gate closed: {e}")))?,
+            ),
+            None => None,
+        };
+        let batch_rows = self.batch_rows;
+        let (instance, result) = tokio::task::spawn_blocking(move || {
+            let mut instance = instance;
+            let result = run_module(&mut instance, &changes, batch_rows, processing_time);
+            (instance, result)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("stage worker panicked: {e}")))?;
+        drop(permit);
+        let (outputs, rejects) = result?;
+        self.instance = Some(instance);
+        self.check_outputs(&outputs)?;
+        if self.output.is_none() && self.step_schema.is_none() {
+            self.step_schema = outputs.first().map(RecordBatch::schema);
+        }
+        Ok((outputs, rejects))
+    }
+
+    /// Checks that the module's output would be accepted by the output
+    /// table (or, before it exists, that it holds the write mode's columns
+    /// and agrees with the step's first output).
+    fn check_outputs(&self, outputs: &[RecordBatch]) -> Result<()> {
+        match &self.output {
+            Some(table) => {
+                for batch in outputs {
+                    table.check(batch, &self.mode)?;
+                }
+            }
+            None => {
+                let first = self
+                    .step_schema
+                    .clone()
+                    .or_else(|| outputs.first().map(RecordBatch::schema));
+                for batch in outputs {
+                    self.mode.check_columns(&self.output_uri, batch)?;
+                    if let Some(first) = &first
+                        && batch.schema().fields() != first.fields()
+                    {
+                        return Err(TableError::SchemaMismatch {
+                            table: self.output_uri.clone(),
+                            details: format!(
+                                "the module's outputs in one step have different schemas: {first:?}, then {:?}",
+                                batch.schema()
+                            ),
+                        }
+                        .into());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The txn app id, on the quarantine table, of ranges settled without output.
+fn settled_app_id(app_id: &str) -> String {
+    format!("{app_id}/settled")
+}
+
+/// `batch` cut into slices of at most `rows` rows (one empty slice for an
+/// empty batch, so the module still sees it).
+fn slices(batch: &RecordBatch, rows: usize) -> Vec<RecordBatch> {
+    if batch.num_rows() == 0 {
+        return vec![batch.clone()];
+    }
+    (0..batch.num_rows())
+        .step_by(rows.max(1))
+        .map(|offset| batch.slice(offset, rows.min(batch.num_rows() - offset)))
+        .collect()
+}
+
+/// Quarantines every row of `slice` with `reason`.
+fn quarantine_all(rejects: &mut Vec<quarantine::Reject>, slice: &RecordBatch, reason: &str) {
+    rejects.extend((0..slice.num_rows()).map(|row| quarantine::Reject::new(slice, row, reason.to_owned())));
 }
 
 /// Calls the module on `changes` in slices of `batch_rows`.
@@ -411,21 +696,12 @@ fn run_module(
     instance.set_processing_time(processing_time);
     let mut outputs = Vec::new();
     let mut rejects = Vec::new();
-    for batch in changes {
-        let mut offset = 0;
-        loop {
-            let len = batch_rows.min(batch.num_rows() - offset);
-            let slice = batch.slice(offset, len);
-            let processed = instance.process(&slice)?;
-            for r in processed.rejected {
-                rejects.push(quarantine::Reject::new(&slice, r.row as usize, r.reason));
-            }
-            outputs.push(processed.batch);
-            offset += len;
-            if offset >= batch.num_rows() {
-                break;
-            }
+    for slice in changes.iter().flat_map(|b| slices(b, batch_rows)) {
+        let processed = instance.process(&slice)?;
+        for r in processed.rejected {
+            rejects.push(quarantine::Reject::new(&slice, r.row as usize, r.reason));
         }
+        outputs.push(processed.batch);
     }
     Ok((outputs, rejects))
 }

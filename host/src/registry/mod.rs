@@ -97,6 +97,22 @@ impl Deployment {
     }
 }
 
+/// `<lake>/<tenant>/_registry`: where the tenant's modules, deployments and
+/// stage status live.
+///
+/// # Errors
+/// [`RegistryError::Unsupported`] for a lake that is not a local path.
+pub fn tenant_dir(config: &PipelineConfig) -> Result<PathBuf, RegistryError> {
+    let root = config.lake.root.trim_end_matches('/');
+    let local = root.strip_prefix("file://").unwrap_or(root);
+    if local.contains("://") {
+        return Err(RegistryError::Unsupported {
+            lake: root.to_owned(),
+        });
+    }
+    Ok(Path::new(local).join(&config.tenant).join(REGISTRY_DIR))
+}
+
 /// A tenant's registry.
 #[derive(Debug)]
 pub struct Registry {
@@ -115,14 +131,7 @@ impl Registry {
     /// # Errors
     /// [`RegistryError::Unsupported`] for a lake that is not a local path.
     pub fn for_pipeline(config: &PipelineConfig) -> Result<Registry, RegistryError> {
-        let root = config.lake.root.trim_end_matches('/');
-        let local = root.strip_prefix("file://").unwrap_or(root);
-        if local.contains("://") {
-            return Err(RegistryError::Unsupported {
-                lake: root.to_owned(),
-            });
-        }
-        let base = Path::new(local).join(&config.tenant).join(REGISTRY_DIR);
+        let base = tenant_dir(config)?;
         Ok(Registry {
             modules_dir: base.join("modules"),
             deployments_uri: base.join("deployments").to_string_lossy().into_owned(),
@@ -338,10 +347,16 @@ pub fn whoami() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into());
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+    format!("{user}@{}", hostname())
+}
+
+/// This machine's hostname.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "unknown-host".into());
-    format!("{user}@{host}")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown-host".into())
 }
 
 #[cfg(test)]

@@ -378,6 +378,11 @@ pub fn consume(bootstrap: &str, topic: &str, expected: usize, timeout: Duration)
 pub fn tail(path: &Path, lines: usize) -> String {
     let text =
         std::fs::read_to_string(path).unwrap_or_else(|e| format!("<{}: {e}>", path.display()));
+    tail_text(&text, lines)
+}
+
+/// The last `lines` lines of `text`.
+pub fn tail_text(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }

@@ -20,7 +20,7 @@ pub mod logs;
 pub mod modules;
 pub mod workloads;
 
-pub use broker::{Broker, Consumed, consume, produce, tail};
+pub use broker::{Broker, Consumed, consume, produce, tail, tail_text};
 pub use ingot::{Lake, run_ingot, spawn_ingot};
 pub use modules::modules;
 

@@ -13,13 +13,14 @@
 //! | `huge-output` | returns `bytes` bytes of output (default 64 MiB)           |
 //! | `fail`        | returns `Error::Failed`                                    |
 //! | `bad-schema`  | returns a batch whose schema differs on every call         |
+//! | `poison`      | panics if a row's `value` holds `needle`, else echoes      |
 //! | `init-error`  | (`init` itself returns `Error::InvalidConfig`)             |
 
 use std::hint::black_box;
 use std::sync::Arc;
 
 use ingot_guest::arrow_array::builder::BinaryBuilder;
-use ingot_guest::arrow_array::{ArrayRef, Int64Array, RecordBatch};
+use ingot_guest::arrow_array::{ArrayRef, BinaryArray, Int64Array, RecordBatch};
 use ingot_guest::{Config, Error, Output, Transform, is_cdf_column};
 
 /// Default size of the `huge-output` batch's payload: 64 MiB.
@@ -29,6 +30,8 @@ const DEFAULT_HUGE_BYTES: usize = 64 << 20;
 pub struct Hostile {
     behaviour: Behaviour,
     calls: u64,
+    /// `poison`: the bytes that make a row fatal.
+    needle: Vec<u8>,
 }
 
 /// What `process` does, from the `behaviour` config key.
@@ -42,6 +45,7 @@ enum Behaviour {
     HugeOutput { bytes: usize },
     Fail,
     BadSchema,
+    Poison,
 }
 
 impl Transform for Hostile {
@@ -57,6 +61,7 @@ impl Transform for Hostile {
             },
             "fail" => Behaviour::Fail,
             "bad-schema" => Behaviour::BadSchema,
+            "poison" => Behaviour::Poison,
             "init-error" => {
                 return Err(Error::InvalidConfig(
                     "hostile module refused its config on purpose".into(),
@@ -65,9 +70,14 @@ impl Transform for Hostile {
             other => return Err(Error::InvalidConfig(format!("unknown behaviour `{other}`"))),
         };
         ingot_guest::info!("hostile module will {behaviour:?}");
+        let needle = config.get("needle").unwrap_or_default().as_bytes().to_vec();
+        if behaviour == Behaviour::Poison && needle.is_empty() {
+            return Err(Error::InvalidConfig("poison needs a `needle`".into()));
+        }
         Ok(Self {
             behaviour,
             calls: 0,
+            needle,
         })
     }
 
@@ -86,6 +96,12 @@ impl Transform for Hostile {
             Behaviour::Fail => {
                 return Err(Error::Failed("hostile module failed on purpose".into()));
             }
+            Behaviour::Poison => {
+                if holds(input, &self.needle) {
+                    panic!("hostile module hit a poison row");
+                }
+                echo(input)?
+            }
             Behaviour::BadSchema => {
                 let column = Arc::new(Int64Array::from(vec![self.calls as i64])) as ArrayRef;
                 RecordBatch::try_from_iter([(format!("call_{}", self.calls), column)])?
@@ -102,6 +118,19 @@ fn echo(input: &RecordBatch) -> Result<RecordBatch, Error> {
         .filter(|&i| !is_cdf_column(schema.field(i).name()))
         .collect();
     Ok(input.project(&keep)?)
+}
+
+/// Whether a row's `value` (binary) column holds `needle`.
+fn holds(input: &RecordBatch, needle: &[u8]) -> bool {
+    input
+        .column_by_name("value")
+        .and_then(|c| c.as_any().downcast_ref::<BinaryArray>())
+        .is_some_and(|values| {
+            values
+                .iter()
+                .flatten()
+                .any(|v| v.windows(needle.len()).any(|w| w == needle))
+        })
 }
 
 /// Never returns, and the optimiser cannot prove the loop has no effect.
@@ -159,7 +188,6 @@ ingot_guest::export!(Hostile);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ingot_guest::arrow_array::BinaryArray;
     use ingot_guest::column;
     use ingot_guest::testing::{Harness, inserts};
 
@@ -199,6 +227,25 @@ mod tests {
     fn panic_panics() {
         let mut harness = hostile(&[("behaviour", "panic")]).expect("init");
         let _ = harness.process(&input());
+    }
+
+    #[test]
+    fn poison_panics_only_on_a_batch_holding_the_needle() {
+        let batch = |values: Vec<&[u8]>| {
+            let values = Arc::new(BinaryArray::from(values)) as ArrayRef;
+            inserts(&RecordBatch::try_from_iter([("value", values)]).expect("valid batch"))
+        };
+        let mut harness =
+            hostile(&[("behaviour", "poison"), ("needle", "POISON")]).expect("init");
+        let clean = harness
+            .process(&batch(vec![b"a", b"b"]))
+            .expect("no poison");
+        assert_eq!(clean.batch.num_rows(), 2);
+        let fatal = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            harness.process(&batch(vec![b"a", b"xPOISONx"]))
+        }));
+        assert!(fatal.is_err(), "a poison row panics");
+        assert!(hostile(&[("behaviour", "poison")]).is_err(), "needle required");
     }
 
     #[test]

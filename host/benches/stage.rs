@@ -19,24 +19,20 @@
 //! Run: `./dev bench`, or `cargo bench -p ingot-host --bench stage`.
 
 mod common;
+#[path = "common/bronze.rs"]
+mod bronze;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use ingot::runtime::{Instance, Limits, LoadOrigin, Module, Runtime, StageId};
-use ingot::source::bronze::BronzeBuilder;
-use ingot::table::arrow::array::{
-    ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
-};
-use ingot::table::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use ingot_guest::testing::Harness;
 use ingot_guest::{Config, Transform};
 use log_parse::LogParse;
-use rdkafka::Timestamp;
-use rdkafka::message::OwnedMessage;
 
-use common::{Table, decimal, env_count, guest_module, log_records, thousands};
+use bronze::bronze_batch;
+use common::{Table, decimal, env_count, guest_module, thousands};
 
 /// Batch sizes, in rows.
 const SIZES: [usize; 5] = [1, 16, 256, 4_096, 65_536];
@@ -87,7 +83,7 @@ fn main() -> Result<()> {
         .map_err(|e| anyhow::anyhow!("log-parse init: {e}"))?;
     let mut points = Vec::new();
     for rows in SIZES {
-        let batch = bronze_batch(rows)?;
+        let batch = bronze_batch(rows, PROCESSING_TIME)?;
         eprintln!(
             "bench: {rows} rows ({} bytes of values)",
             rows * common::RECORD_BYTES
@@ -148,60 +144,6 @@ fn measure(min_time: Duration, mut call: impl FnMut() -> Result<()>) -> Result<D
 fn median(mut times: Vec<Duration>) -> Duration {
     times.sort_unstable();
     times[times.len() / 2]
-}
-
-/// A bronze batch of `rows` log records, as a stage reads it from bronze's
-/// Change Data Feed: the bronze columns plus `_change_type` (`insert`),
-/// `_commit_version` and `_commit_timestamp`.
-fn bronze_batch(rows: usize) -> Result<RecordBatch> {
-    let mut builder = BronzeBuilder::new();
-    for (i, (key, value)) in log_records(rows).enumerate() {
-        let i = i64::try_from(i)?;
-        let timestamp = Timestamp::CreateTime(PROCESSING_TIME / 1_000 + i);
-        let message = OwnedMessage::new(
-            value,
-            Some(key),
-            "bench".into(),
-            timestamp,
-            (i % 4) as i32,
-            i / 4,
-            None,
-        );
-        builder.push(&message, PROCESSING_TIME);
-    }
-    let (bronze, _) = builder.finish();
-    let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
-    let cdf: [(Field, ArrayRef); 3] = [
-        (
-            Field::new("_change_type", DataType::Utf8, false),
-            Arc::new(StringArray::from(vec!["insert"; rows])),
-        ),
-        (
-            Field::new("_commit_version", DataType::Int64, false),
-            Arc::new(Int64Array::from(vec![1; rows])),
-        ),
-        (
-            Field::new("_commit_timestamp", utc, false),
-            Arc::new(
-                TimestampMicrosecondArray::from(vec![PROCESSING_TIME; rows]).with_timezone("UTC"),
-            ),
-        ),
-    ];
-    let mut fields: Vec<Field> = bronze
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    let mut columns = bronze.columns().to_vec();
-    for (field, column) in cdf {
-        fields.push(field);
-        columns.push(column);
-    }
-    Ok(RecordBatch::try_new(
-        Arc::new(Schema::new(fields)),
-        columns,
-    )?)
 }
 
 /// Measures compiling the component into a fresh cache, loading it from the

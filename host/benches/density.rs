@@ -23,9 +23,9 @@
     reason = "the bench needs only part of the e2e harness's broker module"
 )]
 mod broker;
-mod common;
 #[path = "common/bronze.rs"]
 mod bronze;
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, atomic::AtomicBool, atomic::Ordering};
@@ -105,7 +105,10 @@ fn main() -> Result<()> {
     let busy = tokio.block_on(scenario(&bootstrap, records, Others::Busy))?;
     for (label, s) in [
         ("alone", &alone),
-        ("beside 50 caught-up tenants' pipelines (running, polling)", &quiet),
+        (
+            "beside 50 caught-up tenants' pipelines (running, polling)",
+            &quiet,
+        ),
         ("beside 50 tenants processing the same load", &busy),
     ] {
         table.row(vec![
@@ -133,7 +136,13 @@ fn measure_instances(runtime: &Runtime, module: &Path, n: usize) -> Result<Insta
     let batch = bronze_batch(100, 0)?;
     // One instance first, so one-time costs (lazy init, first pages of the
     // pool) are not charged to the N.
-    drop(Instance::new(runtime, Arc::clone(&module), StageId::new("t", "p", "warm"), &limits, &[])?);
+    drop(Instance::new(
+        runtime,
+        Arc::clone(&module),
+        StageId::new("t", "p", "warm"),
+        &limits,
+        &[],
+    )?);
     let before = rss_bytes()?;
     let started = Instant::now();
     let mut held = Vec::with_capacity(n);
@@ -190,7 +199,9 @@ struct Scenario {
 }
 
 async fn scenario(bootstrap: &str, records: usize, others: Others) -> Result<Scenario> {
-    let dir = tempfile::Builder::new().prefix("ingot-bench-density-").tempdir()?;
+    let dir = tempfile::Builder::new()
+        .prefix("ingot-bench-density-")
+        .tempdir()?;
     let lake = dir.path().join("lake");
     std::fs::create_dir_all(&lake)?;
     let tenant0 = host_file(dir.path(), &lake, bootstrap, 0..1, "busy")?;
@@ -225,14 +236,22 @@ async fn scenario(bootstrap: &str, records: usize, others: Others) -> Result<Sce
     stop.store(true, Ordering::SeqCst);
     if let Some(task) = background {
         for run in task.await?? {
-            run.result.with_context(|| format!("quiet tenant {}", run.tenant))?;
+            run.result
+                .with_context(|| format!("quiet tenant {}", run.tenant))?;
         }
     }
     let mut busy_tenants = 0;
     for run in runs {
         for run in run? {
-            let report = run.result.with_context(|| format!("tenant {}", run.tenant))?;
-            ensure!(report.errors.is_empty(), "tenant {}: {:?}", run.tenant, report.errors);
+            let report = run
+                .result
+                .with_context(|| format!("tenant {}", run.tenant))?;
+            ensure!(
+                report.errors.is_empty(),
+                "tenant {}: {:?}",
+                run.tenant,
+                report.errors
+            );
             ensure!(
                 report.ingest.records as usize == records,
                 "tenant {} ingested {}",
@@ -247,7 +266,9 @@ async fn scenario(bootstrap: &str, records: usize, others: Others) -> Result<Sce
     let gold = DeltaTable::open(&config.table_uri("gold"))
         .await?
         .context("tenant 0's gold exists")?;
-    let counted = gold.query("SELECT CAST(sum(count) AS BIGINT) AS n FROM t").await?;
+    let counted = gold
+        .query("SELECT CAST(sum(count) AS BIGINT) AS n FROM t")
+        .await?;
     let n = counted[0]
         .column(0)
         .as_any()

@@ -18,9 +18,9 @@
 //!
 //! Run: `./dev bench`, or `cargo bench -p ingot-host --bench stage`.
 
-mod common;
 #[path = "common/bronze.rs"]
 mod bronze;
+mod common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

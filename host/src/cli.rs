@@ -220,11 +220,18 @@ impl AdminArgs {
             Error::Internal("--tenant without --host (clap should have refused it)".into())
         })?;
         let host = HostConfig::load(host_file)?;
-        let tenant = host.tenant(name).ok_or_else(|| TenantError::UnknownTenant {
-            tenant: name.to_owned(),
-            host: host_file.to_owned(),
-        })?;
-        tenancy::authorize(tenant, self.token.as_deref(), action, &format!("tenant {name}"))?;
+        let tenant = host
+            .tenant(name)
+            .ok_or_else(|| TenantError::UnknownTenant {
+                tenant: name.to_owned(),
+                host: host_file.to_owned(),
+            })?;
+        tenancy::authorize(
+            tenant,
+            self.token.as_deref(),
+            action,
+            &format!("tenant {name}"),
+        )?;
         tenant
             .pipelines
             .iter()
@@ -478,7 +485,10 @@ fn print_status(pipelines: &[PipelineConfig], all: &[PipelineStatus]) {
             .filter(|s| s.tenant == p.tenant && s.pipeline == p.name)
             .collect();
         if mine.is_empty() {
-            println!("tenant {}, pipeline {}: no host has reported yet", p.tenant, p.name);
+            println!(
+                "tenant {}, pipeline {}: no host has reported yet",
+                p.tenant, p.name
+            );
         }
         for s in mine {
             let age = (now - s.updated_at).max(0) as f64 / 1e6;
@@ -495,7 +505,14 @@ fn print_status(pipelines: &[PipelineConfig], all: &[PipelineStatus]) {
             }
             println!(
                 "  {:<16} {:<9} {:<13} {:>13} {:>8} {:>10} {:>10} {:>11}  last error",
-                "stage", "state", "module", "input done", "commits", "rows in", "rows out", "quarantined"
+                "stage",
+                "state",
+                "module",
+                "input done",
+                "commits",
+                "rows in",
+                "rows out",
+                "quarantined"
             );
             for st in &s.stages {
                 let progress = match (st.input_done, st.input_latest) {
@@ -644,11 +661,11 @@ async fn open_table(file: &Path, table: &str) -> Result<Table> {
     let config = PipelineConfig::load(file)?;
     let uri = config.table_uri(table);
     Table::open(&uri).await?.ok_or_else(|| {
-        ConfigError::Invalid {
-            path: file.to_owned(),
-            field: "table".into(),
-            message: format!("`{table}` has no Delta table at {uri} yet"),
-        }
+        ConfigError::invalid(
+            file,
+            "table",
+            format!("`{table}` has no Delta table at {uri} yet"),
+        )
         .into()
     })
 }

@@ -70,6 +70,15 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
+    /// An [`ConfigError::Invalid`] of file `path`.
+    pub fn invalid(path: &Path, field: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            path: path.to_owned(),
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
     /// Configuration errors are always the user's to fix.
     pub fn class(&self) -> ErrorClass {
         ErrorClass::User
@@ -318,11 +327,7 @@ impl PipelineConfig {
     ///
     /// [`ConfigError`] naming the file and, for invalid values, the field.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::parse(&text, path)
+        Self::parse(&read_file(path)?, path)
     }
 
     /// Parses and validates pipeline text as if read from `path`.
@@ -331,30 +336,21 @@ impl PipelineConfig {
     ///
     /// [`ConfigError`] naming `path` and the field at fault.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let mut config: PipelineConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_owned(),
-            message: e.to_string().trim_end().replace('\n', " "),
-        })?;
+        let mut config: PipelineConfig = parse_toml(text, path)?;
         config.path = path.to_owned();
-        let base = path.parent().unwrap_or(Path::new("."));
+        let base = base_dir(path);
         for stage in &mut config.stages {
             if stage.module.is_relative() {
                 stage.module = base.join(&stage.module);
             }
         }
-        if !config.lake.root.contains("://") && Path::new(&config.lake.root).is_relative() {
-            config.lake.root = base.join(&config.lake.root).to_string_lossy().into_owned();
-        }
+        config.lake.resolve(base);
         config.validate()?;
         Ok(config)
     }
 
     fn invalid(&self, field: impl Into<String>, message: impl Into<String>) -> ConfigError {
-        ConfigError::Invalid {
-            path: self.path.clone(),
-            field: field.into(),
-            message: message.into(),
-        }
+        ConfigError::invalid(&self.path, field, message)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -482,6 +478,40 @@ impl PipelineConfig {
             self.name,
             name
         )
+    }
+}
+
+/// The text of configuration file `path`.
+pub(crate) fn read_file(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Parses TOML read from `path` into `T`; the error names the file, and the
+/// parser's line, column and key, on one line.
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
+    text: &str,
+    path: &Path,
+) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        message: e.to_string().trim_end().replace('\n', " "),
+    })
+}
+
+/// The folder relative paths in file `path` are resolved against.
+pub(crate) fn base_dir(path: &Path) -> &Path {
+    path.parent().unwrap_or(Path::new("."))
+}
+
+impl LakeConfig {
+    /// Resolves a relative local root against `base` (URLs are kept).
+    pub(crate) fn resolve(&mut self, base: &Path) {
+        if !self.root.contains("://") && Path::new(&self.root).is_relative() {
+            self.root = base.join(&self.root).to_string_lossy().into_owned();
+        }
     }
 }
 

@@ -117,13 +117,11 @@ pub fn assert_tenant_tables(lake: &Lake, tenant: &str, lines: &[LogLine]) {
         .into_iter()
         .map(|(level, t)| (level.to_owned(), (t.n, t.latency_sum)))
         .collect();
-    let gold: BTreeMap<String, (i64, i64)> = lake::string_i64_i64(
-        &uri("gold"),
-        "SELECT level, count, latency_ms_sum FROM t",
-    )
-    .into_iter()
-    .map(|(l, n, s)| (l, (n, s)))
-    .collect();
+    let gold: BTreeMap<String, (i64, i64)> =
+        lake::string_i64_i64(&uri("gold"), "SELECT level, count, latency_ms_sum FROM t")
+            .into_iter()
+            .map(|(l, n, s)| (l, (n, s)))
+            .collect();
     assert_eq!(
         gold, expected,
         "gold = counts and latency sums per level of what was produced"

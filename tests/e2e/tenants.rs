@@ -124,7 +124,14 @@ fn serve_once(host: &Path) -> Output {
 fn status(host: &Path, tenant: &str, token: &str) -> Vec<PipelineStatus> {
     let host = host.display().to_string();
     let out = run_ingot([
-        "status", "--host", host.as_str(), "--tenant", tenant, "--token", token, "--json",
+        "status",
+        "--host",
+        host.as_str(),
+        "--tenant",
+        tenant,
+        "--token",
+        token,
+        "--json",
     ]);
     assert!(
         out.status.success(),
@@ -201,7 +208,9 @@ fn a_hostile_tenant_is_contained_while_another_tenants_pipeline_finishes() {
     // b's module spins on the other; plus two of b's call deadlines of
     // scheduling slack.
     let bound = solo_time * 2 + Duration::from_secs(1);
-    eprintln!("tenant a: {solo_time:?} alone, {shared_time:?} beside the hostile tenant (bound {bound:?})");
+    eprintln!(
+        "tenant a: {solo_time:?} alone, {shared_time:?} beside the hostile tenant (bound {bound:?})"
+    );
     assert!(
         shared_time <= bound,
         "tenant a took {shared_time:?} beside tenant b, {solo_time:?} alone"
@@ -209,13 +218,19 @@ fn a_hostile_tenant_is_contained_while_another_tenants_pipeline_finishes() {
 
     // Tenant b: every hostile stage is contained, with an error that says what happened.
     let b = status(&host, "b", TOKEN_B);
-    let imports_status = b.iter().find(|s| s.pipeline == "imports").expect("imports status");
+    let imports_status = b
+        .iter()
+        .find(|s| s.pipeline == "imports")
+        .expect("imports status");
     let why = imports_status.error.as_deref().unwrap_or_default();
     assert!(
         why.contains("wasi:sockets/tcp") && why.contains("does not provide"),
         "the import is named: {why}"
     );
-    let hostile_status = b.iter().find(|s| s.pipeline == "hostile").expect("hostile status");
+    let hostile_status = b
+        .iter()
+        .find(|s| s.pipeline == "hostile")
+        .expect("hostile status");
     let expect: [(&str, &[&str]); 6] = [
         ("panic", &["trapped", "panicked on purpose"]),
         ("loop", &["500 ms", "deadline"]),
@@ -235,7 +250,10 @@ fn a_hostile_tenant_is_contained_while_another_tenants_pipeline_finishes() {
         for w in words {
             assert!(error.contains(w), "{stage}'s error says {w:?}: {error}");
         }
-        assert!(error.contains("b/hostile/") || error.contains(&format!("hostile/{stage}")), "{stage}'s error names the stage: {error}");
+        assert!(
+            error.contains("b/hostile/") || error.contains(&format!("hostile/{stage}")),
+            "{stage}'s error names the stage: {error}"
+        );
         let quarantine = format!("{}/b/hostile/{stage}_quarantine", both.root().display());
         assert_eq!(
             lake::count(&quarantine),
@@ -275,12 +293,18 @@ fn two_tenants(lake: &Lake) -> (PathBuf, PathBuf, PathBuf) {
 fn refused(out: &Output, what: &str, expected: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{what} must be refused:\n{stderr}");
-    assert!(stderr.contains(expected), "{what}: says {expected:?}:\n{stderr}");
+    assert!(
+        stderr.contains(expected),
+        "{what}: says {expected:?}:\n{stderr}"
+    );
     assert!(
         stderr.contains("admin request refused"),
         "{what}: the refusal is logged:\n{stderr}"
     );
-    assert!(!stderr.contains(TOKEN_A) && !stderr.contains(TOKEN_B), "{what}: no token in the log");
+    assert!(
+        !stderr.contains(TOKEN_A) && !stderr.contains(TOKEN_B),
+        "{what}: no token in the log"
+    );
 }
 
 #[test]
@@ -296,28 +320,60 @@ fn a_tenants_token_acts_on_its_own_pipelines_only() {
     let (host, a, b, module) = (host.as_str(), a.as_str(), b.as_str(), module.as_str());
     let deploy = |pipeline: &str, token: &str| {
         run_ingot([
-            "deploy", "--host", host, "--pipeline", pipeline, "--stage", "silver", module,
-            "--token", token,
+            "deploy",
+            "--host",
+            host,
+            "--pipeline",
+            pipeline,
+            "--stage",
+            "silver",
+            module,
+            "--token",
+            token,
         ])
     };
 
-    refused(&deploy(b, TOKEN_A), "a's token deploying to b", "tenant `b`");
+    refused(
+        &deploy(b, TOKEN_A),
+        "a's token deploying to b",
+        "tenant `b`",
+    );
     assert!(
         !lake.root().join("b/_registry/deployments").exists(),
         "nothing was deployed to b"
     );
     refused(
-        &run_ingot(["rollback", "--host", host, "--pipeline", b, "--stage", "silver", "--token", TOKEN_A]),
+        &run_ingot([
+            "rollback",
+            "--host",
+            host,
+            "--pipeline",
+            b,
+            "--stage",
+            "silver",
+            "--token",
+            TOKEN_A,
+        ]),
         "a's token rolling back b",
         "tenant `b`",
     );
     refused(
-        &run_ingot(["status", "--host", host, "--tenant", "b", "--token", TOKEN_A]),
+        &run_ingot([
+            "status", "--host", host, "--tenant", "b", "--token", TOKEN_A,
+        ]),
         "a's token reading b's status",
         "tenant `b`",
     );
     refused(
-        &run_ingot(["status", "--host", host, "--pipeline", b, "--token", TOKEN_A]),
+        &run_ingot([
+            "status",
+            "--host",
+            host,
+            "--pipeline",
+            b,
+            "--token",
+            TOKEN_A,
+        ]),
         "a's token reading b's pipeline status",
         "tenant `b`",
     );
@@ -326,12 +382,12 @@ fn a_tenants_token_acts_on_its_own_pipelines_only() {
         "no token",
         "needs its admin token",
     );
-    refused(
-        &deploy(b, "a-guess"),
-        "a wrong token",
-        "tenant `b`",
+    refused(&deploy(b, "a-guess"), "a wrong token", "tenant `b`");
+    let stray = write(
+        &lake,
+        "stray.toml",
+        &std::fs::read_to_string(a).expect("read a"),
     );
-    let stray = write(&lake, "stray.toml", &std::fs::read_to_string(a).expect("read a"));
     refused(
         &deploy(&stray.display().to_string(), TOKEN_A),
         "a pipeline no tenant lists",
@@ -340,10 +396,20 @@ fn a_tenants_token_acts_on_its_own_pipelines_only() {
 
     // The owner's token works.
     let out = deploy(a, TOKEN_A);
-    assert!(out.status.success(), "a deploys to a: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "a deploys to a: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(lake.root().join("a/_registry/deployments").exists());
-    let out = run_ingot(["status", "--host", host, "--tenant", "a", "--token", TOKEN_A]);
-    assert!(out.status.success(), "a reads a's status: {}", String::from_utf8_lossy(&out.stderr));
+    let out = run_ingot([
+        "status", "--host", host, "--tenant", "a", "--token", TOKEN_A,
+    ]);
+    assert!(
+        out.status.success(),
+        "a reads a's status: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("no host has reported yet"));
 }
 
@@ -382,5 +448,8 @@ fn a_pipeline_reaching_into_another_tenants_namespace_is_refused() {
         "names the file and the field:\n{stderr}"
     );
     assert!(!lake.root().join("b").exists(), "nothing was written for b");
-    assert!(!lake.root().join("a/logs").exists(), "nothing was written for a");
+    assert!(
+        !lake.root().join("a/logs").exists(),
+        "nothing was written for a"
+    );
 }

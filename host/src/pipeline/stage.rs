@@ -242,7 +242,10 @@ impl StageRunner {
 
     /// Input versions: the last one processed and the latest seen.
     pub fn progress(&self) -> (Option<i64>, Option<i64>) {
-        let done = self.output.as_ref().and_then(|t| t.txn_version(&self.app_id));
+        let done = self
+            .output
+            .as_ref()
+            .and_then(|t| t.txn_version(&self.app_id));
         let settled = self
             .quarantine
             .as_ref()
@@ -683,7 +686,9 @@ fn slices(batch: &RecordBatch, rows: usize) -> Vec<RecordBatch> {
 
 /// Quarantines every row of `slice` with `reason`.
 fn quarantine_all(rejects: &mut Vec<quarantine::Reject>, slice: &RecordBatch, reason: &str) {
-    rejects.extend((0..slice.num_rows()).map(|row| quarantine::Reject::new(slice, row, reason.to_owned())));
+    rejects.extend(
+        (0..slice.num_rows()).map(|row| quarantine::Reject::new(slice, row, reason.to_owned())),
+    );
 }
 
 /// Calls the module on `changes` in slices of `batch_rows`.

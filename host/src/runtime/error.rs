@@ -141,7 +141,9 @@ pub enum RuntimeError {
     },
     /// Every slot of the host's instance pool is taken: the host is full,
     /// not the module at fault; retry later or raise `runtime.max-instances`.
-    #[error("cannot instantiate {site}: the host's instance pool is full ({message}); raise runtime.max-instances in the host file or run fewer stages")]
+    #[error(
+        "cannot instantiate {site}: the host's instance pool is full ({message}); raise runtime.max-instances in the host file or run fewer stages"
+    )]
     Capacity {
         /// The module and stage.
         site: Site,

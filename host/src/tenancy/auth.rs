@@ -125,7 +125,10 @@ mod tests {
         assert!(matches!(err, TenantError::Refused { .. }), "{err}");
         let text = err.to_string();
         assert!(text.contains("`b`") && text.contains("status"), "{text}");
-        assert!(!text.contains("token-of-a"), "the token is never echoed: {text}");
+        assert!(
+            !text.contains("token-of-a"),
+            "the token is never echoed: {text}"
+        );
         for missing in [None, Some("")] {
             let err = authorize(&a, missing, Action::Rollback, "a/logs").expect_err("no token");
             assert!(matches!(err, TenantError::NoToken { .. }), "{err}");

@@ -27,7 +27,9 @@ use std::{
 
 use serde::Deserialize;
 
-use crate::config::{ConfigError, LakeConfig, PipelineConfig, check_name};
+use crate::config::{
+    ConfigError, LakeConfig, PipelineConfig, base_dir, check_name, parse_toml, read_file,
+};
 
 /// A whole host file.
 #[derive(Debug, Clone, Deserialize)]
@@ -121,16 +123,9 @@ impl HostConfig {
     ///
     /// [`ConfigError`] naming the file and the field at fault.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let mut config: HostConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.to_owned(),
-            message: e.to_string().trim_end().replace('\n', " "),
-        })?;
+        let mut config: HostConfig = parse_toml(&read_file(path)?, path)?;
         config.path = path.to_owned();
-        let base = path.parent().unwrap_or(Path::new("."));
+        let base = base_dir(path);
         for tenant in &mut config.tenants {
             for p in &mut tenant.pipelines {
                 if p.is_relative() {
@@ -138,19 +133,13 @@ impl HostConfig {
                 }
             }
         }
-        if !config.lake.root.contains("://") && Path::new(&config.lake.root).is_relative() {
-            config.lake.root = base.join(&config.lake.root).to_string_lossy().into_owned();
-        }
+        config.lake.resolve(base);
         config.validate()?;
         Ok(config)
     }
 
     fn invalid(&self, field: impl Into<String>, message: impl Into<String>) -> ConfigError {
-        ConfigError::Invalid {
-            path: self.path.clone(),
-            field: field.into(),
-            message: message.into(),
-        }
+        ConfigError::invalid(&self.path, field, message)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -255,11 +244,8 @@ impl HostConfig {
         tenant: &TenantConfig,
         mut config: PipelineConfig,
     ) -> Result<PipelineConfig, ConfigError> {
-        let refuse = |field: &str, message: String| ConfigError::Invalid {
-            path: config.path.clone(),
-            field: field.into(),
-            message,
-        };
+        let refuse =
+            |field: &str, message: String| ConfigError::invalid(&config.path, field, message);
         if config.tenant != tenant.name {
             return Err(refuse(
                 "tenant",
@@ -287,7 +273,10 @@ impl HostConfig {
             if !uri.starts_with(&prefix) {
                 return Err(refuse(
                     "stages",
-                    format!("table `{table}` resolves to {uri}, outside tenant `{}`'s namespace {prefix}", tenant.name),
+                    format!(
+                        "table `{table}` resolves to {uri}, outside tenant `{}`'s namespace {prefix}",
+                        tenant.name
+                    ),
                 ));
             }
         }
@@ -394,7 +383,8 @@ mod tests {
         assert_eq!(limits.memory_mib, 128, "capped by the tenant");
         assert_eq!(limits.call_timeout_ms, 100, "a stage may ask for less");
         assert_eq!(
-            h.owner_of(&dir.path().join("./a.toml")).map(|t| &t.name[..]),
+            h.owner_of(&dir.path().join("./a.toml"))
+                .map(|t| &t.name[..]),
             Some("a")
         );
         assert!(h.owner_of(&dir.path().join("b.toml")).is_none());
@@ -413,17 +403,28 @@ mod tests {
         )
         .expect("valid");
         let results = h.pipelines();
-        let err = results[0].config.as_ref().expect_err("tenant b claimed").to_string();
+        let err = results[0]
+            .config
+            .as_ref()
+            .expect_err("tenant b claimed")
+            .to_string();
         assert!(
             err.contains("claims-b.toml") && err.contains("`tenant`") && err.contains("`a`"),
             "{err}"
         );
-        let err = results[1].config.as_ref().expect_err("b's root").to_string();
+        let err = results[1]
+            .config
+            .as_ref()
+            .expect_err("b's root")
+            .to_string();
         assert!(
             err.contains("`lake.root`") && err.contains("lake/b"),
             "{err}"
         );
-        assert!(results[2].config.is_ok(), "the same lake, spelled differently");
+        assert!(
+            results[2].config.is_ok(),
+            "the same lake, spelled differently"
+        );
     }
 
     #[test]
@@ -431,9 +432,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let err = |t: &str| host(dir.path(), t).expect_err("refused").to_string();
         assert!(err("tenants = []").contains("`tenants`"));
-        assert!(
-            err(&(tenant("a", "") + &tenant("a", ""))).contains("`tenants[1].name`")
-        );
+        assert!(err(&(tenant("a", "") + &tenant("a", ""))).contains("`tenants[1].name`"));
         assert!(
             err(&tenant("a", "").replace(TOKEN_HASH, "secret"))
                 .contains("`tenants[0].token-sha256`")

@@ -126,7 +126,10 @@ async fn prepare(
         let pipeline = Pipeline::prepare(config, runtime)?;
         let kafka = &pipeline.config().kafka;
         let broker = if kafka.is_embedded() {
-            Some(EmbeddedBroker::start(&kafka.topics, kafka.embedded_partitions)?)
+            Some(EmbeddedBroker::start(
+                &kafka.topics,
+                kafka.embedded_partitions,
+            )?)
         } else {
             None
         };

@@ -167,12 +167,19 @@ fn a_pooled_runtime_runs_instances_and_reports_a_full_pool_as_the_hosts() {
     let _second = new("second").expect("a slot");
     let err = new("third").expect_err("the pool holds two");
     assert!(matches!(err, RuntimeError::Capacity { .. }), "{err}");
-    assert_eq!(err.class(), crate::ErrorClass::External, "not the module's fault");
+    assert_eq!(
+        err.class(),
+        crate::ErrorClass::External,
+        "not the module's fault"
+    );
     assert!(
-        err.to_string().contains("runtime.max-instances") && err.to_string().contains("acme/logs/third"),
+        err.to_string().contains("runtime.max-instances")
+            && err.to_string().contains("acme/logs/third"),
         "{err}"
     );
-    let out = first.process(&small_batch()).expect("a pooled instance works");
+    let out = first
+        .process(&small_batch())
+        .expect("a pooled instance works");
     assert_eq!(out.batch, small_batch());
     drop(first);
     new("fourth").expect("a freed slot is reused");

@@ -235,8 +235,7 @@ mod tests {
             let values = Arc::new(BinaryArray::from(values)) as ArrayRef;
             inserts(&RecordBatch::try_from_iter([("value", values)]).expect("valid batch"))
         };
-        let mut harness =
-            hostile(&[("behaviour", "poison"), ("needle", "POISON")]).expect("init");
+        let mut harness = hostile(&[("behaviour", "poison"), ("needle", "POISON")]).expect("init");
         let clean = harness
             .process(&batch(vec![b"a", b"b"]))
             .expect("no poison");
@@ -245,7 +244,10 @@ mod tests {
             harness.process(&batch(vec![b"a", b"xPOISONx"]))
         }));
         assert!(fatal.is_err(), "a poison row panics");
-        assert!(hostile(&[("behaviour", "poison")]).is_err(), "needle required");
+        assert!(
+            hostile(&[("behaviour", "poison")]).is_err(),
+            "needle required"
+        );
     }
 
     #[test]

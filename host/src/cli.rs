@@ -791,7 +791,8 @@ async fn demo(
         print_batches(&q.query("SELECT reason, count(*) AS records FROM t GROUP BY reason ORDER BY records DESC LIMIT 5").await?)?;
     }
     println!(
-        "\npipeline file: {}\ninspect a table: ingot show {} silver",
+        "\npipeline file: {}\ninspect a table: ingot show {} silver\neach stage's state: ingot status --pipeline {}",
+        pipeline_file.display(),
         pipeline_file.display(),
         pipeline_file.display()
     );

@@ -10,7 +10,11 @@
 
 use std::{
     path::PathBuf,
-    sync::{Arc, atomic::AtomicBool},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
 };
 
 use tokio::sync::Semaphore;
@@ -58,6 +62,9 @@ pub async fn serve(
         .collect();
     let mut runs = Vec::new();
     let mut tasks = Vec::new();
+    // Each pipeline stops on its own flag (a pipeline whose ingest fails for
+    // good stops itself, not its neighbours); `stop` is relayed to all.
+    let mut flags = Vec::new();
     // Prepared one at a time: the first pipeline compiles a module, the
     // others find it in the runtime's cache.
     for hosted in host.pipelines() {
@@ -78,7 +85,8 @@ pub async fn serve(
         match prepare(config, &runtime).await {
             Ok(prepared) => {
                 let gate = Arc::clone(&gates[hosted.tenant]);
-                let stop = Arc::clone(&stop);
+                let stop = Arc::new(AtomicBool::new(false));
+                flags.push(Arc::clone(&stop));
                 tracing::info!(%tenant, %pipeline, "pipeline started");
                 let task = tokio::spawn(async move {
                     let (pipeline, broker) = prepared;
@@ -105,13 +113,25 @@ pub async fn serve(
             }
         }
     }
+    let relay = tokio::spawn(relay_stop(stop, flags));
     for (index, task) in tasks {
         runs[index].result = task
             .await
             .map_err(|e| Error::Internal(format!("pipeline task: {e}")))
             .and_then(|r| r);
     }
+    relay.abort();
     Ok(runs)
+}
+
+/// Sets every pipeline's flag once `stop` is set.
+async fn relay_stop(stop: Arc<AtomicBool>, flags: Vec<Arc<AtomicBool>>) {
+    while !stop.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for flag in flags {
+        flag.store(true, Ordering::SeqCst);
+    }
 }
 
 /// Loads and initialises a pipeline's modules, and starts its embedded

@@ -453,3 +453,115 @@ fn a_pipeline_reaching_into_another_tenants_namespace_is_refused() {
         "nothing was written for a"
     );
 }
+
+#[test]
+fn serve_runs_tenants_until_stopped_and_status_shows_each_stage_live() {
+    let broker = Broker::start();
+    broker.create_topic("logs", 2);
+    broker.create_topic("noise", 1);
+    let lake = Lake::new();
+    let a = pipeline_a(&lake, &broker.bootstrap());
+    let panicking = write(
+        &lake,
+        "b-panic.toml",
+        &format!(
+            "name = \"hostile\"\ntenant = \"b\"\n[kafka]\nbrokers = \"{}\"\ntopics = [\"noise\"]\n[lake]\nroot = {:?}\n[[stages]]\nname = \"panic\"\nmodule = {:?}\nconfig = {{ behaviour = \"panic\" }}\nlimits = {{ max-attempts = 2 }}\n",
+            broker.bootstrap(),
+            lake.root().display().to_string(),
+            modules().hostile.display().to_string()
+        ),
+    );
+    let host = host_file(
+        &lake,
+        &[
+            tenant("a", TOKEN_A, &[&a], A_LIMITS),
+            tenant("b", TOKEN_B, &[&panicking], B_LIMITS),
+        ],
+    );
+    let mut serving = harness::spawn_ingot(["serve".as_ref(), host.as_os_str()]);
+    serving.wait_for_log("pipeline started", Duration::from_secs(60));
+    let lines = harness::logs::generate(3_000, 9);
+    harness::produce(
+        &broker.bootstrap(),
+        "logs",
+        lines.iter().map(LogLine::to_kafka),
+    );
+    harness::produce(
+        &broker.bootstrap(),
+        "noise",
+        harness::logs::generate(100, 3)
+            .iter()
+            .map(LogLine::to_kafka),
+    );
+    // Both tenants run: a catches up, b's stage fails and is marked so.
+    let caught_up = |s: &[PipelineStatus], pipeline: &str, last: &str| {
+        s.iter().any(|p| {
+            p.pipeline == pipeline
+                && !p.stopped
+                && p.stages.iter().any(|st| {
+                    st.stage == last && st.input_done.is_some() && st.input_done == st.input_latest
+                })
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let (sa, sb) = (status(&host, "a", TOKEN_A), status(&host, "b", TOKEN_B));
+        let b_failed = sb.iter().any(|p| {
+            p.stages.iter().any(|st| {
+                st.state == State::Failed
+                    && st
+                        .last_error
+                        .as_deref()
+                        .is_some_and(|e| e.contains("panicked on purpose"))
+            })
+        });
+        let gold = format!("{}/a/logs/gold", lake.root().display());
+        let a_done = caught_up(&sa, "logs", "gold")
+            && lake::exists(&gold)
+            && lake::i64s(&gold, "SELECT CAST(sum(count) AS BIGINT) FROM t")
+                == vec![lines.iter().filter(|l| l.is_well_formed()).count() as i64];
+        if a_done && b_failed {
+            let a_stages = &sa[0].stages;
+            assert!(
+                a_stages
+                    .iter()
+                    .all(|st| st.state == State::Running && st.last_error.is_none()),
+                "tenant a is healthy: {a_stages:?}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tenant a caught up ({a_done}) and b's failure shown ({b_failed}) within 90 s:\n{sa:?}\n{sb:?}\n{}",
+            serving.tail()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let text = run_ingot([
+        "status",
+        "--host",
+        &host.display().to_string(),
+        "--tenant",
+        "b",
+        "--token",
+        TOKEN_B,
+    ]);
+    let table = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        table.contains("tenant b, pipeline hostile")
+            && table.contains("failed")
+            && table.contains("panicked on purpose"),
+        "the status table shows b's failed stage:\n{table}"
+    );
+    let exit = serving.terminate(Duration::from_secs(30));
+    assert!(
+        exit.success(),
+        "serve stops cleanly on SIGTERM: {exit}\n{}",
+        serving.tail()
+    );
+    let after = status(&host, "a", TOKEN_A);
+    assert!(
+        after.iter().all(|p| p.stopped),
+        "the last save says stopped"
+    );
+}

@@ -501,7 +501,7 @@ fn print_status(pipelines: &[PipelineConfig], all: &[PipelineStatus]) {
                 if s.stopped { "stopped" } else { "running" }
             );
             if let Some(e) = &s.error {
-                println!("  cannot start: {e}");
+                println!("  stopped by: {e}");
             }
             println!(
                 "  {:<16} {:<9} {:<13} {:>13} {:>8} {:>10} {:>10} {:>11}  last error",

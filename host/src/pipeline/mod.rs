@@ -118,6 +118,21 @@ impl Pipeline {
         mode: RunMode,
         stop: Arc<AtomicBool>,
     ) -> Result<RunReport> {
+        self.status.start();
+        let result = self.run_mode(brokers, mode, stop).await;
+        if let Err(e) = &result {
+            self.status.stopped_by(e);
+        }
+        self.status.save(true, true);
+        result
+    }
+
+    async fn run_mode(
+        &mut self,
+        brokers: String,
+        mode: RunMode,
+        stop: Arc<AtomicBool>,
+    ) -> Result<RunReport> {
         let mut report = RunReport {
             stages: self
                 .stages
@@ -129,7 +144,6 @@ impl Pipeline {
                 .collect(),
             ..Default::default()
         };
-        self.status.start();
         match mode {
             RunMode::Once => {
                 let ingest = Ingest::new(
@@ -169,7 +183,6 @@ impl Pipeline {
                         }
                     }
                 }
-                self.status.save(true, true);
             }
             RunMode::Continuous => {
                 let ingest = tokio::spawn(supervise_ingest(
@@ -178,7 +191,6 @@ impl Pipeline {
                     Arc::clone(&stop),
                 ));
                 self.run_stages(&mut report, &stop).await;
-                self.status.save(true, true);
                 report.ingest = ingest
                     .await
                     .map_err(|e| Error::Internal(format!("ingest task: {e}")))??;

@@ -44,7 +44,7 @@ pub struct PipelineStatus {
     pub updated_at: i64,
     /// Whether the run had ended when this was written.
     pub stopped: bool,
-    /// Why the pipeline could not start, if it could not.
+    /// Why the pipeline could not start, or stopped, if it did.
     pub error: Option<String>,
     /// Its stages, in order.
     pub stages: Vec<StageStatus>,
@@ -150,9 +150,13 @@ impl StatusBoard {
     /// A board for a pipeline that could not start, holding why.
     pub fn not_started(config: &PipelineConfig, error: &Error) -> Self {
         let mut board = Self::new(config, &[]);
-        board.status.error = Some(error.to_string());
-        board.status.stopped = true;
+        board.stopped_by(error);
         board
+    }
+
+    /// Records the error that stopped (or kept from starting) the pipeline.
+    pub fn stopped_by(&mut self, error: &Error) {
+        self.status.error = Some(error.to_string());
     }
 
     /// Marks the start of a run.
@@ -223,11 +227,6 @@ impl StatusBoard {
             tracing::warn!(pipeline = %self.status.pipeline, file = %path.display(), error = %e, "cannot save stage status");
         }
     }
-
-    /// The current status.
-    pub fn status(&self) -> &PipelineStatus {
-        &self.status
-    }
 }
 
 /// Every host's status of `config`'s pipeline, newest first.
@@ -295,4 +294,38 @@ fn host_name() -> String {
         .filter(|h| !h.is_empty())
         .unwrap_or_else(registry::hostname)
         .replace('/', "_")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saved_status_is_read_back_and_says_when_the_run_stopped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = "name = \"logs\"\ntenant = \"acme\"\n[kafka]\nbrokers = \"embedded\"\ntopics = [\"logs\"]\n[lake]\nroot = \"lake\"\n";
+        let config = PipelineConfig::parse(text, &dir.path().join("p.toml")).expect("valid");
+        assert!(read(&config).expect("no status yet").is_empty());
+        let mut board = StatusBoard::new(&config, &[]);
+        board.start();
+        let running = read(&config).expect("read");
+        assert_eq!(running.len(), 1);
+        assert_eq!(
+            (running[0].tenant.as_str(), running[0].pipeline.as_str()),
+            ("acme", "logs")
+        );
+        assert!(!running[0].stopped);
+        assert!(
+            dir.path().join("lake/acme/_registry/status/logs").is_dir(),
+            "kept with the tenant's registry"
+        );
+        board.stopped_by(&Error::Internal("the broker went away".into()));
+        board.save(true, true);
+        let stopped = &read(&config).expect("read")[0];
+        assert!(stopped.stopped && stopped.updated_at >= stopped.started_at);
+        assert_eq!(
+            stopped.error.as_deref(),
+            Some("internal error: the broker went away")
+        );
+    }
 }

@@ -345,7 +345,8 @@ impl StageRunner {
         // another host created or advanced since this step read its progress
         // makes the step redo from the new progress (delta-rs's conflict
         // check only covers commits made after that snapshot).
-        if !rejects.is_empty() && quarantined.is_none_or(|q| q < to) {
+        let write_rejects = !rejects.is_empty() && quarantined.is_none_or(|q| q < to);
+        if write_rejects || settles {
             let table = open_or_create(
                 &mut self.quarantine,
                 &self.quarantine_uri,
@@ -360,13 +361,12 @@ impl StageRunner {
                     version: to,
                 });
             }
-            let version = table
-                .write(
-                    vec![quarantine::batch(&rejects)?],
-                    &WriteMode::Append,
-                    &commit,
-                )
-                .await?;
+            let rows = if write_rejects {
+                vec![quarantine::batch(&rejects)?]
+            } else {
+                Vec::new()
+            };
+            let version = table.write(rows, &WriteMode::Append, &commit).await?;
             if settles {
                 return Ok(StepOutcome::Committed {
                     from,
@@ -384,7 +384,7 @@ impl StageRunner {
             (None, Some(table)) => table.schema(),
             (None, None) => {
                 return Err(Error::Internal(
-                    "a range with rejects but no output was not settled".into(),
+                    "a range without output was not settled in the quarantine".into(),
                 ));
             }
         };

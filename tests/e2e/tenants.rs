@@ -70,8 +70,8 @@ fn pipeline_a(lake: &Lake, broker: &str) -> PathBuf {
 /// behaviour, more config, more stage keys). `wrong_schema` echoes bronze
 /// into a table whose write mode needs columns bronze lacks.
 const HOSTILE: [(&str, &str, &str, &str); 6] = [
-    ("panic", "panic", "", ""),
     ("loop", "loop", "", ""),
+    ("panic", "panic", "", ""),
     ("alloc", "alloc", "", ""),
     ("stack", "stack", "", ""),
     ("huge_output", "huge-output", ", bytes = \"8388608\"", ""),
@@ -141,14 +141,19 @@ fn status(host: &Path, tenant: &str, token: &str) -> Vec<PipelineStatus> {
     serde_json::from_slice(&out.stdout).expect("status is JSON")
 }
 
-/// How long tenant `tenant`'s `pipeline` took, from its own status.
-fn run_time(statuses: &[PipelineStatus], pipeline: &str) -> Duration {
+/// When `pipeline` ran (µs since the epoch, start and end), from its own
+/// status; it must have finished.
+fn run_span(statuses: &[PipelineStatus], pipeline: &str) -> (i64, i64) {
     let s = statuses
         .iter()
         .find(|s| s.pipeline == pipeline)
         .unwrap_or_else(|| panic!("no status of {pipeline}: {statuses:?}"));
     assert!(s.stopped, "{pipeline} finished");
-    Duration::from_micros((s.updated_at - s.started_at) as u64)
+    (s.started_at, s.updated_at)
+}
+
+fn span_time((start, end): (i64, i64)) -> Duration {
+    Duration::from_micros((end - start) as u64)
 }
 
 #[test]
@@ -156,7 +161,7 @@ fn a_hostile_tenant_is_contained_while_another_tenants_pipeline_finishes() {
     let broker = Broker::start();
     broker.create_topic("logs", 2);
     broker.create_topic("noise", 1);
-    let lines = harness::logs::generate(20_000, 21);
+    let lines = harness::logs::generate(40_000, 21);
     harness::produce(
         &broker.bootstrap(),
         "logs",
@@ -180,17 +185,19 @@ fn a_hostile_tenant_is_contained_while_another_tenants_pipeline_finishes() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_tenant_tables(&solo, "a", &lines);
-    let solo_time = run_time(&status(&host, "a", TOKEN_A), "logs");
+    let solo_time = span_time(run_span(&status(&host, "a", TOKEN_A), "logs"));
 
-    // Tenant a beside tenant b's hostile modules, on a new lake.
+    // Tenant a beside tenant b's hostile modules, on a new lake. b comes
+    // first in the host file, so its pipelines start first and its looping
+    // module (its first stage) spins while a's pipeline runs.
     let both = Lake::new();
     let a = pipeline_a(&both, &broker.bootstrap());
     let [hostile, imports] = pipeline_b(&both, &broker.bootstrap());
     let host = host_file(
         &both,
         &[
-            tenant("a", TOKEN_A, &[&a], A_LIMITS),
             tenant("b", TOKEN_B, &[&hostile, &imports], B_LIMITS),
+            tenant("a", TOKEN_A, &[&a], A_LIMITS),
         ],
     );
     let out = serve_once(&host);
@@ -203,7 +210,13 @@ fn a_hostile_tenant_is_contained_while_another_tenants_pipeline_finishes() {
     );
     // Tenant a: exact, and within a bound of its solo time.
     assert_tenant_tables(&both, "a", &lines);
-    let shared_time = run_time(&status(&host, "a", TOKEN_A), "logs");
+    let a_span = run_span(&status(&host, "a", TOKEN_A), "logs");
+    let b_span = run_span(&status(&host, "b", TOKEN_B), "hostile");
+    assert!(
+        b_span.0 < a_span.0 && a_span.1 < b_span.1,
+        "tenant a ran while b's hostile modules did: a {a_span:?}, b {b_span:?}"
+    );
+    let shared_time = span_time(a_span);
     // Fair share on 2 cores: a's pipeline gets at least one of them while
     // b's module spins on the other; plus two of b's call deadlines of
     // scheduling slack.

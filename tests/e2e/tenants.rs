@@ -538,7 +538,7 @@ fn serve_runs_tenants_until_stopped_and_status_shows_each_stage_live() {
             assert!(
                 a_stages
                     .iter()
-                    .all(|st| st.state == State::Running && st.last_error.is_none()),
+                    .all(|st| st.state == State::Healthy && st.last_error.is_none()),
                 "tenant a is healthy: {a_stages:?}"
             );
             break;

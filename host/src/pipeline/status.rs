@@ -55,8 +55,9 @@ pub struct PipelineStatus {
 #[serde(rename_all = "kebab-case")]
 pub enum State {
     /// Its last step succeeded (or it has not stepped yet).
-    Running,
-    /// Its last step failed with a storage or internal error; it retries with backoff.
+    Healthy,
+    /// Its last step failed with a storage or internal error; it retries
+    /// with backoff.
     Retrying,
     /// The module failed on every call of its last step: the rows went to
     /// the quarantine and `last_error` says why.
@@ -65,8 +66,9 @@ pub enum State {
 
 impl std::fmt::Display for State {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            State::Running => "running",
+        // `pad`, so tables can align it.
+        f.pad(match self {
+            State::Healthy => "healthy",
             State::Retrying => "retrying",
             State::Failed => "failed",
         })
@@ -96,7 +98,7 @@ pub struct StageStatus {
     pub rows_out: u64,
     /// Rows quarantined in this run.
     pub quarantined: u64,
-    /// The last error, while `state` is not running.
+    /// The last error, while `state` is not healthy.
     pub last_error: Option<String>,
 }
 
@@ -130,7 +132,7 @@ impl StatusBoard {
                     .iter()
                     .map(|s| StageStatus {
                         stage: s.id().stage.clone(),
-                        state: State::Running,
+                        state: State::Healthy,
                         module: s.module().digest().to_owned(),
                         input_done: None,
                         input_latest: None,
@@ -176,7 +178,7 @@ impl StatusBoard {
             // Caught up: a failed stage stays failed until a call succeeds.
             Ok(StepOutcome::Idle) if s.state == State::Failed => {}
             Ok(StepOutcome::Idle) => {
-                s.state = State::Running;
+                s.state = State::Healthy;
                 s.last_error = None;
             }
             Ok(StepOutcome::Committed {
@@ -193,7 +195,7 @@ impl StatusBoard {
                 s.last_commit_at = Some(now_micros());
                 (s.state, s.last_error) = match (*failing, stage.failure()) {
                     (true, Some(e)) => (State::Failed, Some(e.to_string())),
-                    _ => (State::Running, None),
+                    _ => (State::Healthy, None),
                 };
             }
             Err(e) if e.is_conflict() => {}

@@ -16,7 +16,7 @@ use crate::{
     config::{ConfigError, PipelineConfig},
     pipeline::{
         Pipeline, RunMode, RunReport,
-        stage::short,
+        stage::{StageRunner, short},
         status::{self, PipelineStatus},
     },
     registry::{self, Registry},
@@ -145,6 +145,19 @@ pub enum Command {
         /// A digest (or its first hex digits) the stage ran before.
         #[arg(long)]
         to: Option<String>,
+        /// Whose token to check.
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Send the rows a stage quarantined since its last reprocess through its
+    /// current module again (after deploying a fix).
+    Reprocess {
+        /// The pipeline file.
+        #[arg(long)]
+        pipeline: PathBuf,
+        /// The stage.
+        #[arg(long)]
+        stage: String,
         /// Whose token to check.
         #[command(flatten)]
         admin: AdminArgs,
@@ -364,6 +377,33 @@ impl Cli {
                 let deployed =
                     registry::rollback(&pipeline, &stage, to.as_deref(), &runtime).await?;
                 print_deployed(&deployed);
+                Ok(0)
+            }
+            Command::Reprocess {
+                pipeline,
+                stage,
+                admin,
+            } => {
+                let pipeline = admin.pipeline(&pipeline, Action::Reprocess)?;
+                let index = registry::deploy::stage_index(&pipeline, &stage)?;
+                let runtime = Arc::new(Runtime::new(cache_dir)?);
+                let mut runner = StageRunner::new(&pipeline, index, runtime)?;
+                let r = runner.reprocess().await?;
+                match r.quarantine_versions {
+                    None => println!(
+                        "{}/{stage}: nothing quarantined since the last reprocess",
+                        pipeline.name
+                    ),
+                    Some((from, to)) => println!(
+                        "{}/{stage}: quarantine versions {from}..={to}: {} entries, {} replayed ({} no longer in the input), {} rows out, {} quarantined again",
+                        pipeline.name,
+                        r.entries,
+                        r.replayed,
+                        r.missing,
+                        r.rows_out,
+                        r.still_quarantined
+                    ),
+                }
                 Ok(0)
             }
             Command::Deployments {

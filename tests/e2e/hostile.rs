@@ -142,4 +142,66 @@ limits = {{ max-attempts = 2 }}
         "exactly the poison rows, each alone, with the module's panic as the reason"
     );
     assert_eq!(lake::count(&quarantine), 3);
+
+    // A fix is deployed; reprocess sends the three rows through it, once.
+    let hostile = modules().hostile.display().to_string();
+    let deploy = run_ingot([
+        "deploy",
+        "--pipeline",
+        &pipeline.display().to_string(),
+        "--stage",
+        "rogue",
+        &hostile,
+        "--config",
+        "behaviour=ok",
+    ]);
+    assert!(
+        deploy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&deploy.stderr)
+    );
+    let reprocess = || {
+        let out = run_ingot([
+            "reprocess",
+            "--pipeline",
+            &pipeline.display().to_string(),
+            "--stage",
+            "rogue",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let said = reprocess();
+    assert!(
+        said.contains(
+            "3 entries, 3 replayed (0 no longer in the input), 3 rows out, 0 quarantined again"
+        ),
+        "{said}"
+    );
+    assert_eq!(
+        lake::count(&rogue),
+        1_003,
+        "the recovered rows are in the output"
+    );
+    assert_eq!(
+        lake::i64s(
+            &rogue,
+            "SELECT CAST(count(*) AS BIGINT) FROM t WHERE CAST(value AS VARCHAR) LIKE '%POISON-PILL%'"
+        ),
+        vec![3]
+    );
+    let again = reprocess();
+    assert!(
+        again.contains("nothing quarantined since the last reprocess"),
+        "{again}"
+    );
+    assert_eq!(
+        lake::count(&rogue),
+        1_003,
+        "a second reprocess adds nothing"
+    );
 }

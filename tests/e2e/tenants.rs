@@ -391,6 +391,21 @@ fn a_tenants_token_acts_on_its_own_pipelines_only() {
         "tenant `b`",
     );
     refused(
+        &run_ingot([
+            "reprocess",
+            "--host",
+            host,
+            "--pipeline",
+            b,
+            "--stage",
+            "silver",
+            "--token",
+            TOKEN_A,
+        ]),
+        "a's token reprocessing b",
+        "tenant `b`",
+    );
+    refused(
         &run_ingot(["deployments", "--host", host, "--pipeline", b]),
         "no token",
         "needs its admin token",

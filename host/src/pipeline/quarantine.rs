@@ -98,6 +98,40 @@ fn row_json(row: &RecordBatch) -> String {
     }
 }
 
+/// The rows of `batches` whose rendering (as in the quarantine's `row`
+/// column) is one of `wanted`, each wanted rendering matched once; returns
+/// them and the renderings not found.
+pub fn select_rows(
+    batches: &[RecordBatch],
+    wanted: Vec<String>,
+) -> (Vec<RecordBatch>, Vec<String>) {
+    let mut left: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for w in wanted {
+        *left.entry(w).or_default() += 1;
+    }
+    let mut found = Vec::new();
+    for batch in batches {
+        for i in 0..batch.num_rows() {
+            if left.is_empty() {
+                break;
+            }
+            let json = row_json(&batch.slice(i, 1));
+            if let Some(n) = left.get_mut(&json) {
+                *n -= 1;
+                if *n == 0 {
+                    left.remove(&json);
+                }
+                found.push(batch.slice(i, 1));
+            }
+        }
+    }
+    let missing = left
+        .into_iter()
+        .flat_map(|(json, n)| std::iter::repeat_n(json, n))
+        .collect();
+    (found, missing)
+}
+
 /// The quarantine rows as one batch.
 ///
 /// # Errors

@@ -32,7 +32,11 @@ use crate::{
     runtime::{Instance, Limits, Module, Runtime, RuntimeError, StageId},
     table::{
         Commit, Lineage, Table, TableError, Tombstones, Txn, WriteMode,
-        arrow::{array::RecordBatch, datatypes::SchemaRef},
+        arrow::{
+            array::{Array, AsArray, RecordBatch},
+            compute::concat_batches,
+            datatypes::{Int64Type, SchemaRef},
+        },
     },
 };
 
@@ -68,6 +72,23 @@ pub enum StepOutcome {
 /// narrow down a few poison rows (about ten failing calls each in a range
 /// of a thousand rows).
 pub const ISOLATION_FAILURES: u32 = 32;
+
+/// What [`StageRunner::reprocess`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reprocessed {
+    /// The quarantine versions whose entries were sent through the module.
+    pub quarantine_versions: Option<(i64, i64)>,
+    /// Quarantine entries read.
+    pub entries: usize,
+    /// Entries whose input row was found and sent through the module.
+    pub replayed: usize,
+    /// Entries whose input row is no longer in the input table.
+    pub missing: usize,
+    /// Output rows written.
+    pub rows_out: usize,
+    /// Rows the module still rejects or fails on: quarantined again.
+    pub still_quarantined: usize,
+}
 
 /// What running the module over a range produced.
 #[derive(Default)]
@@ -139,6 +160,12 @@ pub fn write_mode_of(stage: &StageConfig) -> WriteMode {
 /// The table holding the tombstones of upsert stage `stage`.
 pub fn tombstones_table_name(stage: &str) -> String {
     format!("{stage}_tombstones")
+}
+
+/// The txn app id, on a stage's output and quarantine tables, of the last
+/// quarantine version reprocessed.
+pub fn reprocess_app_id(pipeline: &str, stage: &str) -> String {
+    format!("reprocess/{pipeline}/{stage}")
 }
 
 /// The txn app id of a stage's progress on its output table.
@@ -421,6 +448,141 @@ impl StageRunner {
             version,
             failing,
         })
+    }
+
+    /// Sends the quarantine entries added since the last reprocess through
+    /// the stage's current module (the registry's, as a running host would
+    /// use): each entry's input row is found again in the input table's
+    /// Change Data Feed at its `source_version`, the rows are processed like
+    /// a step (rejects and failing rows are quarantined again, as new
+    /// entries), and the output is written in one commit.
+    ///
+    /// Exactly once, with the stage's own protocol: the quarantine commit
+    /// (rows refused again) carries txn `reprocess/<pipeline>/<stage>` =
+    /// the last quarantine version read, and the output commit carries the
+    /// same txn; after a crash between them, the next reprocess redoes that
+    /// range and skips the quarantine write. The quarantine is a log: an
+    /// entry stays in it after its row is recovered, and the lineage of the
+    /// output commit names the quarantine versions replayed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Internal`] naming the stage if its output table does not
+    /// exist yet or it keeps tombstones (an upsert with deletes, which a
+    /// replay of old events would have to screen: not supported yet); table
+    /// errors.
+    pub async fn reprocess(&mut self) -> Result<Reprocessed> {
+        self.follow_registry().await?;
+        let app_id = reprocess_app_id(&self.id.pipeline, &self.id.stage);
+        if self.tombstones.is_some() {
+            return Err(Error::Internal(format!(
+                "stage {}: reprocessing an upsert stage with deletes is not supported yet",
+                self.id
+            )));
+        }
+        let Some(done) = refresh_or_open(&mut self.output, &self.output_uri)
+            .await?
+            .map(|t| t.txn_version(&app_id))
+        else {
+            return Err(Error::Internal(format!(
+                "stage {} has no output table yet: run it before reprocessing its quarantine",
+                self.id
+            )));
+        };
+        let Some(quarantine) = refresh_or_open(&mut self.quarantine, &self.quarantine_uri).await?
+        else {
+            return Ok(Reprocessed::default());
+        };
+        let pinned = quarantine.txn_version(&app_id);
+        let from = done.map_or(0, |d| d + 1);
+        let to = match pinned {
+            Some(p) if p >= from => p,
+            _ => quarantine.version(),
+        };
+        if from > to {
+            return Ok(Reprocessed::default());
+        }
+        let entries = quarantine.changes(from, to).await?;
+        let mut wanted: std::collections::BTreeMap<i64, Vec<String>> = Default::default();
+        let mut report = Reprocessed {
+            quarantine_versions: Some((from, to)),
+            ..Default::default()
+        };
+        for batch in &entries {
+            let (Some(versions), Some(rows)) = (
+                batch
+                    .column_by_name("source_version")
+                    .and_then(|c| c.as_primitive_opt::<Int64Type>()),
+                batch
+                    .column_by_name("row")
+                    .and_then(|c| c.as_string_opt::<i32>()),
+            ) else {
+                continue;
+            };
+            for i in 0..batch.num_rows() {
+                report.entries += 1;
+                if versions.is_null(i) || rows.is_null(i) {
+                    report.missing += 1;
+                    continue;
+                }
+                wanted
+                    .entry(versions.value(i))
+                    .or_default()
+                    .push(rows.value(i).to_owned());
+            }
+        }
+        let Some(input) = refresh_or_open(&mut self.input, &self.input_uri).await? else {
+            return Ok(report);
+        };
+        let schema = input.change_schema();
+        let mut rows = Vec::new();
+        for (version, json) in wanted {
+            let (found, missing) =
+                quarantine::select_rows(&input.changes(version, version).await?, json);
+            report.missing += missing.len();
+            rows.extend(found);
+        }
+        report.replayed = rows.len();
+        let replay = concat_batches(&schema, &rows)
+            .map_err(|e| Error::Internal(format!("joining the rows to reprocess: {e}")))?;
+        let Processed {
+            outputs, rejects, ..
+        } = self.process(vec![replay]).await?;
+        report.still_quarantined = rejects.len();
+        report.rows_out = outputs.iter().map(RecordBatch::num_rows).sum();
+        let commit = Commit {
+            txns: vec![Txn {
+                app_id: app_id.clone(),
+                version: to,
+            }],
+            lineage: Lineage {
+                ingot_version: crate::VERSION.into(),
+                pipeline: self.id.pipeline.clone(),
+                stage: self.id.stage.clone(),
+                module: Some(self.module.digest().to_owned()),
+                input_table: Some(self.quarantine_uri.clone()),
+                input_versions: Some((from, to)),
+            },
+        };
+        if !rejects.is_empty() && pinned.is_none_or(|p| p < to) {
+            let table = self.quarantine.as_mut().expect("invariant: opened above");
+            expect_progress(table, &app_id, pinned)?;
+            table
+                .write(
+                    vec![quarantine::batch(&rejects)?],
+                    &WriteMode::Append,
+                    &commit,
+                )
+                .await?;
+        }
+        let table = self.output.as_mut().expect("invariant: opened above");
+        expect_progress(table, &app_id, done)?;
+        table.write(outputs, &self.mode, &commit).await?;
+        tracing::info!(
+            tenant = %self.id.tenant, pipeline = %self.id.pipeline, stage = %self.id.stage,
+            module = %short(self.module.digest()), from, to, ?report, "quarantine reprocessed"
+        );
+        Ok(report)
     }
 
     /// Switches to the module the registry names for this stage, if it

@@ -20,6 +20,8 @@ pub enum Action {
     Deployments,
     /// Read the status of a tenant's stages.
     Status,
+    /// Send a stage's quarantined rows through its module again.
+    Reprocess,
 }
 
 impl std::fmt::Display for Action {
@@ -29,6 +31,7 @@ impl std::fmt::Display for Action {
             Action::Rollback => "rollback",
             Action::Deployments => "deployments",
             Action::Status => "status",
+            Action::Reprocess => "reprocess",
         })
     }
 }

@@ -332,18 +332,26 @@ fn a_tenants_token_acts_on_its_own_pipelines_only() {
     let module = modules().log_parse.display().to_string();
     let (host, a, b, module) = (host.as_str(), a.as_str(), b.as_str(), module.as_str());
     let deploy = |pipeline: &str, token: &str| {
-        run_ingot([
-            "deploy",
-            "--host",
-            host,
-            "--pipeline",
-            pipeline,
-            "--stage",
-            "silver",
-            module,
-            "--token",
-            token,
-        ])
+        let stage = ["--stage", "silver", module, "--token", token];
+        run_ingot(
+            [
+                ["deploy", "--host", host, "--pipeline", pipeline].as_slice(),
+                &stage,
+            ]
+            .concat(),
+        )
+    };
+    let on_b = |command: &[&str], token: &[&str]| {
+        let mut args = command.to_vec();
+        args.extend(["--host", host]);
+        if command[0] != "status" {
+            args.extend(["--pipeline", b]);
+        }
+        if matches!(command[0], "rollback" | "reprocess") {
+            args.extend(["--stage", "silver"]);
+        }
+        args.extend_from_slice(token);
+        run_ingot(args)
     };
 
     refused(
@@ -355,62 +363,42 @@ fn a_tenants_token_acts_on_its_own_pipelines_only() {
         !lake.root().join("b/_registry/deployments").exists(),
         "nothing was deployed to b"
     );
-    refused(
-        &run_ingot([
-            "rollback",
-            "--host",
-            host,
-            "--pipeline",
-            b,
-            "--stage",
-            "silver",
-            "--token",
-            TOKEN_A,
-        ]),
-        "a's token rolling back b",
-        "tenant `b`",
-    );
-    refused(
-        &run_ingot([
-            "status", "--host", host, "--tenant", "b", "--token", TOKEN_A,
-        ]),
-        "a's token reading b's status",
-        "tenant `b`",
-    );
-    refused(
-        &run_ingot([
-            "status",
-            "--host",
-            host,
-            "--pipeline",
-            b,
-            "--token",
-            TOKEN_A,
-        ]),
-        "a's token reading b's pipeline status",
-        "tenant `b`",
-    );
-    refused(
-        &run_ingot([
-            "reprocess",
-            "--host",
-            host,
-            "--pipeline",
-            b,
-            "--stage",
-            "silver",
-            "--token",
-            TOKEN_A,
-        ]),
-        "a's token reprocessing b",
-        "tenant `b`",
-    );
-    refused(
-        &run_ingot(["deployments", "--host", host, "--pipeline", b]),
-        "no token",
-        "needs its admin token",
-    );
-    refused(&deploy(b, "a-guess"), "a wrong token", "tenant `b`");
+    let cases: [(&[&str], &[&str], &str, &str); 6] = [
+        (
+            &["rollback"],
+            &["--token", TOKEN_A],
+            "a's token rolling back b",
+            "tenant `b`",
+        ),
+        (
+            &["reprocess"],
+            &["--token", TOKEN_A],
+            "a's token reprocessing b",
+            "tenant `b`",
+        ),
+        (
+            &["status", "--tenant", "b"],
+            &["--token", TOKEN_A],
+            "a's token reading b's status",
+            "tenant `b`",
+        ),
+        (
+            &["status", "--pipeline", b],
+            &["--token", TOKEN_A],
+            "a's token reading b's pipeline status",
+            "tenant `b`",
+        ),
+        (&["deployments"], &[], "no token", "needs its admin token"),
+        (
+            &["deployments"],
+            &["--token", "a-guess"],
+            "a wrong token",
+            "tenant `b`",
+        ),
+    ];
+    for (command, token, what, says) in cases {
+        refused(&on_b(command, token), what, says);
+    }
     let stray = write(
         &lake,
         "stray.toml",

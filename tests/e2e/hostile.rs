@@ -121,7 +121,7 @@ limits = {{ max-attempts = 2 }}
     for at in [900, 500, 100] {
         records.insert(at, poison(at));
     }
-    harness::produce(&broker.bootstrap(), "logs", records.into_iter());
+    harness::produce(&broker.bootstrap(), "logs", records);
     let out = run_ingot(["run".as_ref(), pipeline.as_os_str(), "--once".as_ref()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -267,6 +267,14 @@ impl HostConfig {
                 ),
             ));
         }
+        if let Some(key) = config.kafka.properties.keys().find(|k| reaches_the_host(k)) {
+            return Err(refuse(
+                "kafka.properties",
+                format!(
+                    "`{key}` would make the host read a file, load a library or run a command on a tenant's behalf: a hosted pipeline cannot set it"
+                ),
+            ));
+        }
         let prefix = format!("{host_root}/{}/", tenant.name);
         for table in table_names(&config) {
             let uri = normalize_root(&config.table_uri(&table));
@@ -298,6 +306,20 @@ impl HostConfig {
         }
         Ok(config)
     }
+}
+
+/// Whether librdkafka property `key` names a file, a library or a command
+/// on the host (`ssl.key.location`, `plugin.library.paths`,
+/// `sasl.kerberos.kinit.cmd`, `sasl.kerberos.keytab`, ...): things a tenant
+/// must not point the host at, since the Kafka client runs outside the
+/// sandbox.
+fn reaches_the_host(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    [
+        "location", "path", "cmd", "keytab", "library", "engine", "file",
+    ]
+    .iter()
+    .any(|word| key.contains(word))
 }
 
 /// Every table a pipeline reads or writes.
@@ -425,6 +447,36 @@ mod tests {
             results[2].config.is_ok(),
             "the same lake, spelled differently"
         );
+    }
+
+    #[test]
+    fn kafka_properties_that_reach_the_host_are_refused_for_a_tenant() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write_pipeline(dir.path(), "a.toml", "a", "lake");
+        let text = std::fs::read_to_string(&path).expect("read");
+        for (key, refused) in [
+            ("plugin.library.paths", true),
+            ("ssl.key.location", true),
+            ("sasl.kerberos.kinit.cmd", true),
+            ("sasl.kerberos.keytab", true),
+            ("fetch.max.bytes", false),
+            ("security.protocol", false),
+        ] {
+            let with = text.replace(
+                "[lake]",
+                &format!("[kafka.properties]\n\"{key}\" = \"x\"\n[lake]"),
+            );
+            std::fs::write(&path, with).expect("write");
+            let h = host(dir.path(), &tenant("a", "\"a.toml\"")).expect("valid");
+            let result = &h.pipelines()[0].config;
+            assert_eq!(result.is_err(), refused, "{key}: {result:?}");
+            if let Err(e) = result {
+                assert!(
+                    e.to_string().contains(key) && e.to_string().contains("`kafka.properties`"),
+                    "{e}"
+                );
+            }
+        }
     }
 
     #[test]

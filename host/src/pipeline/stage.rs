@@ -353,21 +353,7 @@ impl StageRunner {
             }));
         }
         self.failure = failure;
-        let lineage = Lineage {
-            ingot_version: crate::VERSION.into(),
-            pipeline: self.id.pipeline.clone(),
-            stage: self.id.stage.clone(),
-            module: Some(self.module.digest().to_owned()),
-            input_table: Some(self.input_uri.clone()),
-            input_versions: Some((from, to)),
-        };
-        let commit = Commit {
-            txns: vec![Txn {
-                app_id: self.app_id.clone(),
-                version: to,
-            }],
-            lineage,
-        };
+        let commit = self.commit(&self.app_id, &self.input_uri, (from, to));
         // Each write is decided on the snapshot it commits against: a table
         // another host created or advanced since this step read its progress
         // makes the step redo from the new progress (delta-rs's conflict
@@ -550,20 +536,7 @@ impl StageRunner {
         } = self.process(vec![replay]).await?;
         report.still_quarantined = rejects.len();
         report.rows_out = outputs.iter().map(RecordBatch::num_rows).sum();
-        let commit = Commit {
-            txns: vec![Txn {
-                app_id: app_id.clone(),
-                version: to,
-            }],
-            lineage: Lineage {
-                ingot_version: crate::VERSION.into(),
-                pipeline: self.id.pipeline.clone(),
-                stage: self.id.stage.clone(),
-                module: Some(self.module.digest().to_owned()),
-                input_table: Some(self.quarantine_uri.clone()),
-                input_versions: Some((from, to)),
-            },
-        };
+        let commit = self.commit(&app_id, &self.quarantine_uri, (from, to));
         if !rejects.is_empty() && pinned.is_none_or(|p| p < to) {
             let table = self.quarantine.as_mut().expect("invariant: opened above");
             expect_progress(table, &app_id, pinned)?;
@@ -583,6 +556,25 @@ impl StageRunner {
             module = %short(self.module.digest()), from, to, ?report, "quarantine reprocessed"
         );
         Ok(report)
+    }
+
+    /// A commit recording progress `to` under txn `app_id`, with the
+    /// lineage of the current module over `input`'s versions `from..=to`.
+    fn commit(&self, app_id: &str, input: &str, (from, to): (i64, i64)) -> Commit {
+        Commit {
+            txns: vec![Txn {
+                app_id: app_id.to_owned(),
+                version: to,
+            }],
+            lineage: Lineage {
+                ingot_version: crate::VERSION.into(),
+                pipeline: self.id.pipeline.clone(),
+                stage: self.id.stage.clone(),
+                module: Some(self.module.digest().to_owned()),
+                input_table: Some(input.to_owned()),
+                input_versions: Some((from, to)),
+            },
+        }
     }
 
     /// Switches to the module the registry names for this stage, if it

@@ -121,6 +121,11 @@ pub struct StageRunner {
     /// Before the output table exists: the schema of this step's first
     /// output, which the step's later outputs must match.
     step_schema: Option<SchemaRef>,
+    /// The input version this stage was last found caught up at: while the
+    /// input stays there, a step is idle without reading the output and
+    /// quarantine tables (most stages of a busy host are idle most of the
+    /// time).
+    caught_up_at: Option<i64>,
     instance: Option<Instance>,
     input: Option<Table>,
     output: Option<Table>,
@@ -228,6 +233,7 @@ impl StageRunner {
             gate: None,
             failure: None,
             step_schema: None,
+            caught_up_at: None,
             instance: Some(instance),
             input: None,
             output: None,
@@ -305,6 +311,9 @@ impl StageRunner {
         else {
             return Ok(StepOutcome::Idle);
         };
+        if self.caught_up_at == Some(latest) {
+            return Ok(StepOutcome::Idle);
+        }
         let done = refresh_or_open(&mut self.output, &self.output_uri)
             .await?
             .and_then(|t| t.txn_version(&self.app_id));
@@ -315,6 +324,7 @@ impl StageRunner {
         let settled = quarantine.and_then(|t| t.txn_version(&settled_app_id(&self.app_id)));
         let from = done.max(settled).map_or(0, |d| d + 1);
         if from > latest {
+            self.caught_up_at = Some(latest);
             return Ok(StepOutcome::Idle);
         }
         let to = match quarantined {

@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use crate::{
-    harness::{self, Broker, Lake, logs::LogLine, modules, run_ingot},
+    harness::{self, Broker, Lake, logs::LogLine, modules, run_ingot, run_ingot_ok},
     lake,
     medallion::{assert_tables, log_pipeline},
 };
@@ -145,34 +145,19 @@ limits = {{ max-attempts = 2 }}
 
     // A fix is deployed; reprocess sends the three rows through it, once.
     let hostile = modules().hostile.display().to_string();
-    let deploy = run_ingot([
+    let pipeline = pipeline.display().to_string();
+    run_ingot_ok([
         "deploy",
         "--pipeline",
-        &pipeline.display().to_string(),
+        &pipeline,
         "--stage",
         "rogue",
         &hostile,
         "--config",
         "behaviour=ok",
     ]);
-    assert!(
-        deploy.status.success(),
-        "{}",
-        String::from_utf8_lossy(&deploy.stderr)
-    );
     let reprocess = || {
-        let out = run_ingot([
-            "reprocess",
-            "--pipeline",
-            &pipeline.display().to_string(),
-            "--stage",
-            "rogue",
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = run_ingot_ok(["reprocess", "--pipeline", &pipeline, "--stage", "rogue"]);
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let said = reprocess();

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
 
-use crate::harness::{self, Broker, Lake, logs::LogLine, modules, run_ingot, spawn_ingot};
+use crate::harness::{
+    self, Broker, Lake, logs::LogLine, modules, run_ingot, run_ingot_ok, spawn_ingot,
+};
 use crate::lake;
 use crate::medallion::{assert_tables, log_pipeline, run_once, uri};
 
@@ -43,18 +45,6 @@ fn another_build(module: &Path, dir: &Path, tag: &str) -> PathBuf {
     let path = dir.join(format!("log_parse-{tag}.wasm"));
     std::fs::write(&path, bytes).expect("write the rebuilt module");
     path
-}
-
-fn ingot_ok(args: &[&std::ffi::OsStr]) -> Output {
-    let out = run_ingot(args);
-    assert!(
-        out.status.success(),
-        "ingot {args:?} failed: {}\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 fn deploy(pipeline: &Path, stage: &str, module: &Path, config: &[&str]) -> Output {
@@ -128,7 +118,7 @@ fn deploy_then_rollback_under_load_each_record_once_each_commit_one_module() {
     });
 
     host.wait_for_log("stage=silver module=", Duration::from_secs(60));
-    ingot_ok(&[
+    run_ingot_ok([
         "deploy".as_ref(),
         "--pipeline".as_ref(),
         pipeline.as_os_str(),
@@ -140,7 +130,7 @@ fn deploy_then_rollback_under_load_each_record_once_each_commit_one_module() {
         &format!("stage=silver module={}", &d2[..12]),
         Duration::from_secs(60),
     );
-    let rolled = ingot_ok(&[
+    let rolled = run_ingot_ok([
         "rollback".as_ref(),
         "--pipeline".as_ref(),
         pipeline.as_os_str(),
@@ -179,7 +169,7 @@ fn deploy_then_rollback_under_load_each_record_once_each_commit_one_module() {
         vec![d1.clone(), d2.clone(), d1.clone()],
         "silver's lineage shows v1, the switch to v2 and the rollback to v1: {commits:?}"
     );
-    let listed = ingot_ok(&[
+    let listed = run_ingot_ok([
         "deployments".as_ref(),
         "--pipeline".as_ref(),
         pipeline.as_os_str(),
@@ -262,7 +252,7 @@ fn invalid_modules_are_refused_with_the_failed_check_and_change_nothing() {
         assert_eq!(out.status.code(), Some(2), "{case}: {stderr}");
         assert!(stderr.contains(expected), "{case}: {stderr}");
     }
-    let listed = ingot_ok(&[
+    let listed = run_ingot_ok([
         "deployments".as_ref(),
         "--pipeline".as_ref(),
         pipeline.as_os_str(),

@@ -91,6 +91,25 @@ where
         .unwrap_or_else(|e| panic!("run {INGOT}: {e}"))
 }
 
+/// Runs `ingot args…` to completion and asserts it succeeded, showing its
+/// output if not.
+pub fn run_ingot_ok<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+    let out = run_ingot(&args);
+    assert!(
+        out.status.success(),
+        "ingot {args:?} failed: {}\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Starts `ingot args…` in the background (ingot's logs at `info`), its stdout
 /// and stderr going to a log file; the process is killed when dropped.
 pub fn spawn_ingot<I, S>(args: I) -> IngotProcess

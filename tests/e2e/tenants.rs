@@ -21,7 +21,8 @@ const TOKEN_A: &str = "a-secret-token-of-tenant-a";
 const TOKEN_B: &str = "b-secret-token-of-tenant-b";
 
 /// A component that imports an interface the sandbox does not offer.
-const IMPORTS_SOCKETS: &str = r#"(component (import "wasi:sockets/tcp@0.2.0" (instance)))"#;
+const IMPORTS_HTTP: &str =
+    r#"(component (import "wasi:http/outgoing-handler@0.2.0" (instance)))"#;
 
 /// A `[[tenants]]` block.
 fn tenant(name: &str, token: &str, pipelines: &[&Path], limits: &str) -> String {
@@ -94,16 +95,16 @@ fn pipeline_b(lake: &Lake, broker: &str) -> [PathBuf; 2] {
             "[[stages]]\nname = \"{stage}\"\ninput = \"bronze\"\nmodule = {hostile:?}\n{keys}config = {{ behaviour = \"{behaviour}\"{config} }}\nlimits = {{ max-attempts = 2 }}\n"
         ));
     }
-    let sockets = lake.dir().join("sockets.wasm");
+    let http = lake.dir().join("http.wasm");
     std::fs::write(
-        &sockets,
-        wat::parse_str(IMPORTS_SOCKETS).expect("the WAT component parses"),
+        &http,
+        wat::parse_str(IMPORTS_HTTP).expect("the WAT component parses"),
     )
-    .expect("write sockets.wasm");
+    .expect("write http.wasm");
     let imports = format!(
-        "name = \"imports\"\ntenant = \"b\"\n[kafka]\nbrokers = \"{broker}\"\ntopics = [\"noise\"]\n[lake]\nroot = {:?}\n[[stages]]\nname = \"sockets\"\nmodule = {:?}\n",
+        "name = \"imports\"\ntenant = \"b\"\n[kafka]\nbrokers = \"{broker}\"\ntopics = [\"noise\"]\n[lake]\nroot = {:?}\n[[stages]]\nname = \"http\"\nmodule = {:?}\n",
         lake.root().display().to_string(),
-        sockets.display().to_string()
+        http.display().to_string()
     );
     [
         write(lake, "b-hostile.toml", &text),
@@ -232,7 +233,7 @@ fn a_hostile_tenant_is_contained_while_another_tenants_pipeline_finishes() {
         .expect("imports status");
     let why = imports_status.error.as_deref().unwrap_or_default();
     assert!(
-        why.contains("wasi:sockets/tcp") && why.contains("does not provide"),
+        why.contains("wasi:http/outgoing-handler") && why.contains("does not provide"),
         "the import is named: {why}"
     );
     let hostile_status = b

@@ -7,7 +7,7 @@ use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::wasi::CapturePipe;
+use super::wasi::{CapturePipe, ClockView};
 use super::{Limits, StageId, short_digest};
 
 /// Generated from the one copy of the contract, `guest-sdk/wit`.
@@ -136,13 +136,16 @@ impl ResourceLimiter for MemoryLimiter {
 }
 
 /// What each store carries: the WASI context, the stage's identity for the
-/// log, the processing time, the captured stdio and the memory limiter.
+/// log, the processing time, the virtual clock, the captured stdio and the
+/// memory limiter.
 pub(super) struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub limiter: MemoryLimiter,
     pub tags: LogTags,
     pub processing_time: i64,
+    /// The monotonic clock the guest sees: nanoseconds it has waited.
+    waited_nanos: u64,
     pub stdout: CapturePipe,
     pub stderr: CapturePipe,
 }
@@ -157,6 +160,7 @@ impl HostState {
             limiter: MemoryLimiter::new(limits),
             tags,
             processing_time,
+            waited_nanos: 0,
             stdout,
             stderr,
         }
@@ -168,6 +172,14 @@ impl HostState {
 
     pub(super) fn wasi(&mut self) -> &mut WasiCtx {
         &mut self.wasi
+    }
+
+    pub(super) fn clocks(&mut self) -> ClockView<'_> {
+        ClockView {
+            table: &mut self.table,
+            processing_time: self.processing_time,
+            waited_nanos: &mut self.waited_nanos,
+        }
     }
 
     /// Forwards what the guest wrote to stdout/stderr since the last call to

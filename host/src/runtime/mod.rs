@@ -14,11 +14,11 @@
 //! only: the caller builds a new one, the host and other stages keep running.
 //!
 //! The sandbox: a guest gets `ingot:transform/host` (log, processing time) and
-//! the few WASI interfaces Rust's standard library imports (`wasi:io`,
-//! `wasi:cli` stdio/exit/environment/terminal, `wasi:random`), locked down
-//! and deterministic: empty environment and arguments, empty stdin,
-//! stdout/stderr captured and forwarded to the stage log, random seeded with
-//! a fixed value. No filesystem, network, sockets or clocks.
+//! the WASI 0.2 interfaces Rust's standard library and CPython import, locked
+//! down and deterministic (see `wasi.rs`): empty environment and arguments,
+//! empty stdin, stdout/stderr captured and forwarded to the stage log, random
+//! seeded with a fixed value, virtual clocks, a filesystem with nothing in
+//! it, sockets that refuse every use.
 //!
 //! Calls into a guest block the calling thread for up to the call deadline
 //! (they need no tokio runtime, and are safe to make from inside one); from

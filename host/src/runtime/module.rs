@@ -93,8 +93,9 @@ pub(super) fn check_world(engine: &Engine, component: &Component) -> Result<(), 
             PROVIDED_INGOT.contains(&unversioned) || wasi::PROVIDED_WASI.contains(&unversioned);
         if !provided {
             return Err(format!(
-                "it imports `{name}`, which the sandbox does not provide (guests get no \
-                 filesystem, network, sockets, clocks or environment)"
+                "it imports `{name}`, which the sandbox does not provide (guests get \
+                 `ingot:transform/host` and the locked-down WASI 0.2 `cli`, `io`, `random`, \
+                 `clocks`, `filesystem` and `sockets`)"
             ));
         }
     }

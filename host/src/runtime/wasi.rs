@@ -1,20 +1,35 @@
-//! The locked-down WASI a guest gets: only the interfaces Rust's standard
-//! library on `wasm32-wasip2` imports, each linked on its own, with an empty
-//! environment, empty stdin, stdout/stderr captured into bounded in-memory
-//! pipes, and random sources seeded with a fixed value so a replay produces
-//! the same output. No filesystem, sockets or clocks are linked, so a
-//! component importing them is refused when it is loaded.
+//! The locked-down WASI a guest gets. Rust's standard library on
+//! `wasm32-wasip2` imports `cli`, `io` and `random`; CPython (componentize-py)
+//! also imports `clocks`, `filesystem` and `sockets`. All are linked, each on
+//! its own, and none reaches the outside world or breaks replay:
+//!
+//! - `cli`: an empty environment and arguments, an empty stdin, stdout and
+//!   stderr captured into bounded in-memory pipes;
+//! - `random`: sources seeded with a fixed value;
+//! - `clocks`: virtual. The wall clock reads the host's processing time (the
+//!   same instant `host.processing-time` returns); the monotonic clock starts
+//!   at zero and advances only by what the guest waits for, and every wait
+//!   is over at once;
+//! - `filesystem`: no preopened directories, so there is nothing to open;
+//! - `sockets`: every TCP, UDP and name-lookup call is refused with
+//!   `access-denied`.
+//!
+//! Any other import (`wasi:http`, a newer WASI version's additions, ...)
+//! is refused when the component is loaded.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
-use wasmtime::component::{HasData, Linker, ResourceTable};
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream, WasiCli, WasiCliView as _};
-use wasmtime_wasi::p2::bindings::{cli, random, sync::io};
+use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView as _};
+use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random, sockets, sync, sync::io};
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
-use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+use wasmtime_wasi::p2::{DynPollable, OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::random::WasiRandom;
+use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView as _};
+use wasmtime_wasi_io::poll::subscribe;
 use wasmtime_wasi::{Deterministic, WasiCtx, WasiCtxBuilder};
 use wasmtime_wasi_io::bytes::Bytes;
 
@@ -22,7 +37,7 @@ use super::host::HostState;
 use super::wasi_io::{SyncIo, SyncIoView};
 
 /// The WASI interfaces the sandbox provides, without versions. Everything
-/// else a component imports (filesystem, sockets, clocks, ...) is refused.
+/// else a component imports is refused.
 pub(super) const PROVIDED_WASI: &[&str] = &[
     "wasi:io/error",
     "wasi:io/poll",
@@ -40,6 +55,17 @@ pub(super) const PROVIDED_WASI: &[&str] = &[
     "wasi:random/random",
     "wasi:random/insecure",
     "wasi:random/insecure-seed",
+    "wasi:clocks/wall-clock",
+    "wasi:clocks/monotonic-clock",
+    "wasi:filesystem/types",
+    "wasi:filesystem/preopens",
+    "wasi:sockets/network",
+    "wasi:sockets/instance-network",
+    "wasi:sockets/tcp",
+    "wasi:sockets/tcp-create-socket",
+    "wasi:sockets/udp",
+    "wasi:sockets/udp-create-socket",
+    "wasi:sockets/ip-name-lookup",
 ];
 
 /// How many bytes of stdout and of stderr are kept per call; the rest is
@@ -79,12 +105,98 @@ pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
     random::random::add_to_linker::<S, WasiRandom>(l, |s| s.wasi().random())?;
     random::insecure::add_to_linker::<S, WasiRandom>(l, |s| s.wasi().random())?;
     random::insecure_seed::add_to_linker::<S, WasiRandom>(l, |s| s.wasi().random())?;
+    clocks::wall_clock::add_to_linker::<S, VirtualClocks>(l, S::clocks)?;
+    clocks::monotonic_clock::add_to_linker::<S, VirtualClocks>(l, S::clocks)?;
+    // No preopens: a guest never holds a descriptor, so none of the
+    // descriptor methods (which would block on tokio) can be reached.
+    filesystem::preopens::add_to_linker::<S, WasiFilesystem>(l, S::filesystem)?;
+    sync::filesystem::types::add_to_linker::<S, WasiFilesystem>(l, S::filesystem)?;
+    // Every socket use is disallowed in the context, so creating a socket or
+    // looking up a name fails with `access-denied` before any I/O.
+    let network = sockets::network::LinkOptions::default();
+    sockets::network::add_to_linker::<S, WasiSockets>(l, &network, S::sockets)?;
+    sockets::instance_network::add_to_linker::<S, WasiSockets>(l, S::sockets)?;
+    sockets::tcp_create_socket::add_to_linker::<S, WasiSockets>(l, S::sockets)?;
+    sockets::ip_name_lookup::add_to_linker::<S, WasiSockets>(l, S::sockets)?;
+    sync::sockets::tcp::add_to_linker::<S, WasiSockets>(l, S::sockets)?;
+    sync::sockets::udp::add_to_linker::<S, WasiSockets>(l, S::sockets)?;
+    sync::sockets::udp_create_socket::add_to_linker::<S, WasiSockets>(l, S::sockets)?;
     Ok(())
+}
+
+/// The `HasData` marker for the virtual clocks.
+pub(super) struct VirtualClocks;
+
+impl HasData for VirtualClocks {
+    type Data<'a> = ClockView<'a>;
+}
+
+/// What the virtual clocks read and advance: the processing time (for the
+/// wall clock) and the nanoseconds the guest has waited (the monotonic clock).
+pub(super) struct ClockView<'a> {
+    pub table: &'a mut ResourceTable,
+    pub processing_time: i64,
+    pub waited_nanos: &'a mut u64,
+}
+
+/// A pollable that is always ready: every wait in the sandbox is over at once.
+struct Elapsed;
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Elapsed {
+    async fn ready(&mut self) {}
+}
+
+impl ClockView<'_> {
+    /// Advances the monotonic clock by `nanos` and returns a ready pollable.
+    fn wait(&mut self, nanos: u64) -> wasmtime::Result<Resource<DynPollable>> {
+        *self.waited_nanos = self.waited_nanos.saturating_add(nanos);
+        let elapsed = self.table.push(Elapsed)?;
+        subscribe(self.table, elapsed)
+    }
+}
+
+impl clocks::wall_clock::Host for ClockView<'_> {
+    fn now(&mut self) -> wasmtime::Result<clocks::wall_clock::Datetime> {
+        // Microseconds since the epoch; a time before it reads as the epoch.
+        let micros = u64::try_from(self.processing_time).unwrap_or(0);
+        Ok(clocks::wall_clock::Datetime {
+            seconds: micros / 1_000_000,
+            nanoseconds: u32::try_from(micros % 1_000_000 * 1_000)
+                .expect("invariant: below 10^9"),
+        })
+    }
+
+    fn resolution(&mut self) -> wasmtime::Result<clocks::wall_clock::Datetime> {
+        Ok(clocks::wall_clock::Datetime {
+            seconds: 0,
+            nanoseconds: 1_000,
+        })
+    }
+}
+
+impl clocks::monotonic_clock::Host for ClockView<'_> {
+    fn now(&mut self) -> wasmtime::Result<u64> {
+        Ok(*self.waited_nanos)
+    }
+
+    fn resolution(&mut self) -> wasmtime::Result<u64> {
+        Ok(1)
+    }
+
+    fn subscribe_instant(&mut self, when: u64) -> wasmtime::Result<Resource<DynPollable>> {
+        let nanos = when.saturating_sub(*self.waited_nanos);
+        self.wait(nanos)
+    }
+
+    fn subscribe_duration(&mut self, nanos: u64) -> wasmtime::Result<Resource<DynPollable>> {
+        self.wait(nanos)
+    }
 }
 
 /// A WASI context for one instance: no environment, no arguments, an empty
 /// stdin (reads see end of stream), stdout/stderr into `stdout`/`stderr`,
-/// deterministic random.
+/// deterministic random, no preopens, no network use of any kind.
 pub(super) fn context(stdout: &CapturePipe, stderr: &CapturePipe) -> WasiCtx {
     WasiCtxBuilder::new()
         .stdin(MemoryInputPipe::new(Bytes::new()))
@@ -94,6 +206,9 @@ pub(super) fn context(stdout: &CapturePipe, stderr: &CapturePipe) -> WasiCtx {
         .insecure_random(Deterministic::new(seed_bytes(!RANDOM_SEED)))
         .insecure_random_seed(u128::from(RANDOM_SEED) << 64 | u128::from(!RANDOM_SEED))
         .max_random_size(MAX_RANDOM_BYTES)
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
         .build()
 }
 

@@ -233,3 +233,48 @@ fn init_error_is_an_init_error_naming_stage_and_module() {
     assert_site(&err, "init-error");
     assert_host_survives();
 }
+
+#[test]
+fn files_sockets_and_clocks_are_denied_or_virtual_without_trapping() {
+    let mut inst = hostile_instance("escape", &Limits::default()).expect("instance");
+    let processing_time = 1_700_000_000_123_456;
+    inst.set_processing_time(processing_time);
+    let started = Instant::now();
+    let out = inst.process(&small_batch()).expect("every probe returns, none traps");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "a 10 s sleep is virtual: the call took {:?}",
+        started.elapsed()
+    );
+    let column = |name: &str| {
+        out.batch
+            .column_by_name(name)
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+            .unwrap_or_else(|| panic!("column {name}"))
+            .iter()
+            .map(|v| v.unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let outcomes: std::collections::BTreeMap<_, _> =
+        column("probe").into_iter().zip(column("outcome")).collect();
+    println!("{outcomes:#?}");
+    for probe in ["read-dir /", "read /etc/passwd", "create file"] {
+        // No preopened directory: every path is outside the (empty) filesystem.
+        assert!(outcomes[probe].starts_with("error: "), "{probe}: {}", outcomes[probe]);
+    }
+    for probe in ["tcp connect", "udp bind"] {
+        let outcome = &outcomes[probe];
+        assert!(
+            outcome.starts_with("error: ") && outcome.to_lowercase().contains("denied"),
+            "{probe}: {outcome}"
+        );
+    }
+    // wasi-libc reports the host's `access-denied` for a lookup as EAI_FAIL.
+    assert!(
+        outcomes["name lookup"].starts_with("error: "),
+        "name lookup: {}",
+        outcomes["name lookup"]
+    );
+    assert_eq!(outcomes["wall clock"], format!("micros: {processing_time}"));
+    assert_eq!(outcomes["sleep 10 s"], "monotonic elapsed: 10s");
+}

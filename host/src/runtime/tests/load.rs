@@ -56,11 +56,11 @@ fn an_empty_component_lacks_the_transform_export() {
 }
 
 #[test]
-fn a_component_importing_the_filesystem_is_refused_naming_the_import() {
+fn a_component_importing_http_is_refused_naming_the_import() {
     // A component importing an (empty) instance named
-    // `wasi:filesystem/types@0.2.0`: a type section with one empty instance
+    // `wasi:http/outgoing-handler@0.2.0`: a type section with one empty instance
     // type, then an import section with one import of that type.
-    let name = b"wasi:filesystem/types@0.2.0";
+    let name = b"wasi:http/outgoing-handler@0.2.0";
     let mut bytes = COMPONENT_PREAMBLE.to_vec();
     bytes.extend_from_slice(&[0x07, 0x03, 0x01, 0x42, 0x00]);
     let import_len = u8::try_from(name.len() + 5).expect("short");
@@ -74,14 +74,14 @@ fn a_component_importing_the_filesystem_is_refused_naming_the_import() {
     bytes.extend_from_slice(name);
     bytes.extend_from_slice(&[0x05, 0x00]);
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("fs.wasm");
+    let path = dir.path().join("http.wasm");
     std::fs::write(&path, &bytes).expect("write");
     let err = runtime()
         .load(&path)
-        .expect_err("filesystem import refused");
+        .expect_err("http import refused");
     assert!(matches!(err, RuntimeError::WrongWorld { .. }), "{err}");
     assert!(
-        err.to_string().contains("wasi:filesystem/types@0.2.0"),
+        err.to_string().contains("wasi:http/outgoing-handler@0.2.0"),
         "{err}"
     );
 }

@@ -14,6 +14,9 @@
 //! | `fail`        | returns `Error::Failed`                                    |
 //! | `bad-schema`  | returns a batch whose schema differs on every call         |
 //! | `poison`      | panics if a row's `value` holds `needle`, else echoes      |
+//! | `escape`      | tries files, sockets, name lookup and clocks; returns one  |
+//! |               | row per attempt: `probe`, `outcome` (the error, or what it |
+//! |               | read)                                                      |
 //! | `init-error`  | (`init` itself returns `Error::InvalidConfig`)             |
 
 use std::hint::black_box;
@@ -46,6 +49,7 @@ enum Behaviour {
     Fail,
     BadSchema,
     Poison,
+    Escape,
 }
 
 impl Transform for Hostile {
@@ -62,6 +66,7 @@ impl Transform for Hostile {
             "fail" => Behaviour::Fail,
             "bad-schema" => Behaviour::BadSchema,
             "poison" => Behaviour::Poison,
+            "escape" => Behaviour::Escape,
             "init-error" => {
                 return Err(Error::InvalidConfig(
                     "hostile module refused its config on purpose".into(),
@@ -102,6 +107,7 @@ impl Transform for Hostile {
                 }
                 echo(input)?
             }
+            Behaviour::Escape => escape()?,
             Behaviour::BadSchema => {
                 let column = Arc::new(Int64Array::from(vec![self.calls as i64])) as ArrayRef;
                 RecordBatch::try_from_iter([(format!("call_{}", self.calls), column)])?
@@ -109,6 +115,50 @@ impl Transform for Hostile {
         };
         Ok(Output::new(batch))
     }
+}
+
+/// Tries every way out of the sandbox std offers and reports each outcome:
+/// the error, or what succeeded.
+fn escape() -> Result<RecordBatch, Error> {
+    use std::io::Write as _;
+    use std::net::{TcpStream, ToSocketAddrs as _, UdpSocket};
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+    fn outcome<T: std::fmt::Debug>(result: std::io::Result<T>) -> String {
+        match result {
+            Ok(value) => format!("ok: {value:?}"),
+            Err(e) => format!("error: {e}"),
+        }
+    }
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs(10));
+    let slept = started.elapsed();
+    let wall = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(-1, |d| d.as_micros() as i64);
+    let probes = [
+        ("read-dir /", outcome(std::fs::read_dir("/").map(|d| d.count()))),
+        ("read /etc/passwd", outcome(std::fs::read("/etc/passwd").map(|b| b.len()))),
+        (
+            "create file",
+            outcome(std::fs::File::create("escape.txt").and_then(|mut f| f.write_all(b"x"))),
+        ),
+        ("tcp connect", outcome(TcpStream::connect("127.0.0.1:9").map(|_| ()))),
+        ("udp bind", outcome(UdpSocket::bind("127.0.0.1:0").map(|_| ()))),
+        (
+            "name lookup",
+            outcome("localhost:80".to_socket_addrs().map(|a| a.count())),
+        ),
+        ("wall clock", format!("micros: {wall}")),
+        ("sleep 10 s", format!("monotonic elapsed: {}s", slept.as_secs())),
+    ];
+    let probe = ingot_guest::arrow_array::StringArray::from_iter_values(probes.iter().map(|p| p.0));
+    let outcome =
+        ingot_guest::arrow_array::StringArray::from_iter_values(probes.iter().map(|p| &p.1));
+    Ok(RecordBatch::try_from_iter([
+        ("probe", Arc::new(probe) as ArrayRef),
+        ("outcome", Arc::new(outcome) as ArrayRef),
+    ])?)
 }
 
 /// The input without its CDF columns.

@@ -22,7 +22,7 @@ pub mod workloads;
 
 pub use broker::{Broker, Consumed, consume, produce, tail, tail_text};
 pub use ingot::{Lake, run_ingot, run_ingot_ok, spawn_ingot};
-pub use modules::modules;
+pub use modules::{modules, ported};
 
 use std::path::{Path, PathBuf};
 

@@ -77,3 +77,30 @@ fn component(dir: &Path, printed: &str, name: &str) -> PathBuf {
     assert!(path.is_file(), "the guest build left no {}", path.display());
     path
 }
+
+/// A transform in another language, built from its source folder by
+/// `scripts/build-transform.sh` into `target/guests/<lang>/<name>.wasm`
+/// (`./dev test` builds them all first; the script skips an up-to-date
+/// component). `source` is relative to the workspace root.
+///
+/// Panics with the build's output when the build fails.
+pub fn ported(source: &str, lang: &str, name: &str) -> PathBuf {
+    let root = workspace_root();
+    let out = root.join(format!("target/guests/{lang}/{name}.wasm"));
+    let output = Command::new("bash")
+        .arg(root.join("scripts/build-transform.sh"))
+        .arg(root.join(source))
+        .arg(&out)
+        .current_dir(&root)
+        .output()
+        .unwrap_or_else(|e| panic!("run the build of {source}: {e}"));
+    assert!(
+        output.status.success(),
+        "build of {source} failed ({}):\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(out.is_file(), "the build of {source} left no {}", out.display());
+    out
+}

@@ -1,7 +1,9 @@
 //! The SDKs' and the ported transforms' own unit tests, run by their
 //! language's test runner, so `./dev test` fails when they fail.
 
-use crate::{driver_output, run_python_in};
+use std::process::Command;
+
+use crate::{driver_output, repo_root, run_python_in};
 
 /// `python3 -m unittest` over `test_*.py` in `dir`, which must pass and run
 /// at least `min_tests` tests.
@@ -29,4 +31,28 @@ fn python_log_parse_unit_tests() {
 #[test]
 fn python_level_counts_unit_tests() {
     unittest("transforms/python/level-counts", 6);
+}
+
+/// `node --test sdk/js transforms/js`: the JavaScript SDK (including a real
+/// component run in StarlingMonkey through jco) and the ports, which must
+/// pass and run at least 50 tests.
+#[test]
+fn javascript_sdk_and_port_unit_tests() {
+    let root = repo_root();
+    assert!(
+        root.join("sdk/js/node_modules").exists(),
+        "sdk/js/node_modules is missing: `./dev build-ports` (or `npm ci` in sdk/js) installs it"
+    );
+    let output = Command::new("node")
+        .args(["--test", "sdk/js", "transforms/js"])
+        .current_dir(&root)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start `node` ({e}): Node.js 18+ is required"));
+    let report = driver_output(&output);
+    assert!(output.status.success(), "the JavaScript tests failed\n{report}");
+    let passed = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("# pass ")?.trim().parse::<usize>().ok())
+        .unwrap_or_else(|| panic!("no `# pass N` line from node --test\n{report}"));
+    assert!(passed >= 50, "node --test passed {passed} tests, expected at least 50\n{report}");
 }

@@ -58,6 +58,7 @@ mod crash;
 mod debezium;
 mod hostile;
 mod hot_swap;
+mod languages;
 mod lake;
 mod medallion;
 mod osquery;

@@ -23,15 +23,16 @@ mod bronze;
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context, Result, ensure};
-use ingot::runtime::{Instance, Limits, LoadOrigin, Module, Runtime, StageId};
+use anyhow::Result;
+use ingot::runtime::{Instance, Limits, Module, Runtime, StageId};
 use ingot_guest::testing::Harness;
 use ingot_guest::{Config, Transform};
 use log_parse::LogParse;
 
 use bronze::bronze_batch;
+use common::timing::{LoadRuns, check_rows, load_times, measure, median};
 use common::{Table, decimal, env_count, guest_module, thousands};
 
 /// Batch sizes, in rows.
@@ -88,21 +89,21 @@ fn main() -> Result<()> {
             "bench: {rows} rows ({} bytes of values)",
             rows * common::RECORD_BYTES
         );
-        let wasm = measure(min_time, || {
+        let wasm = measure(min_time, MIN_CALLS, MAX_CALLS, || {
             let out = instance.process(&batch)?;
-            check(rows, out.batch.num_rows(), out.rejected.len())
+            check_rows(rows, out.batch.num_rows(), out.rejected.len())
         })?;
-        let harness = measure(min_time, || {
+        let harness = measure(min_time, MIN_CALLS, MAX_CALLS, || {
             let out = harness
                 .process(&batch)
                 .map_err(|e| anyhow::anyhow!("harness: {e}"))?;
-            check(rows, out.batch.num_rows(), out.rejected.len())
+            check_rows(rows, out.batch.num_rows(), out.rejected.len())
         })?;
-        let native = measure(min_time, || {
+        let native = measure(min_time, MIN_CALLS, MAX_CALLS, || {
             let out = native
                 .process(&batch)
                 .map_err(|e| anyhow::anyhow!("native: {e}"))?;
-            check(rows, out.batch.num_rows(), out.rejected.len())
+            check_rows(rows, out.batch.num_rows(), out.rejected.len())
         })?;
         points.push(Point {
             rows,
@@ -118,91 +119,16 @@ fn stage_id() -> StageId {
     StageId::new("bench", "logs", "silver")
 }
 
-/// Every row parsed, none rejected: the lines are well-formed.
-fn check(rows: usize, out_rows: usize, rejected: usize) -> Result<()> {
-    ensure!(
-        out_rows == rows && rejected == 0,
-        "{rows} rows in, {out_rows} out, {rejected} rejected"
-    );
-    Ok(())
-}
-
-/// The median duration of `call`, after one warm-up call, over at least
-/// [`MIN_CALLS`] calls and `min_time`.
-fn measure(min_time: Duration, mut call: impl FnMut() -> Result<()>) -> Result<Duration> {
-    call()?;
-    let mut times = Vec::new();
-    let started = Instant::now();
-    while times.len() < MAX_CALLS && (times.len() < MIN_CALLS || started.elapsed() < min_time) {
-        let t = Instant::now();
-        call()?;
-        times.push(t.elapsed());
-    }
-    Ok(median(times))
-}
-
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort_unstable();
-    times[times.len() / 2]
-}
-
 /// Measures compiling the component into a fresh cache, loading it from the
 /// disk cache (a new runtime, as after a restart) and from the memory cache,
 /// and instantiating it; prints them and returns a runtime and its module.
 fn load_figures(path: &std::path::Path) -> Result<(Runtime, Arc<Module>)> {
-    let cache = tempfile::Builder::new()
-        .prefix("ingot-bench-cache-")
-        .tempdir()?;
-    let mut compile = Vec::new();
-    for run in 0..COMPILE_RUNS {
-        let runtime = Runtime::new(Some(cache.path().join(format!("fresh-{run}"))))?;
-        let t = Instant::now();
-        let module = runtime.load(path)?;
-        compile.push(t.elapsed());
-        ensure!(
-            module.origin() == LoadOrigin::Compiled,
-            "fresh cache, yet {:?}",
-            module.origin()
-        );
-    }
-    let dir = cache.path().join("fresh-0");
-    let mut disk = Vec::new();
-    let mut memory = Vec::new();
-    let mut last = None;
-    for _ in 0..LOAD_RUNS {
-        let runtime = Runtime::new(Some(dir.clone()))?;
-        let t = Instant::now();
-        let module = runtime.load(path)?;
-        disk.push(t.elapsed());
-        ensure!(
-            module.origin() == LoadOrigin::DiskCache,
-            "warm cache, yet {:?}",
-            module.origin()
-        );
-        let t = Instant::now();
-        let again = runtime.load(path)?;
-        memory.push(t.elapsed());
-        ensure!(
-            again.origin() == LoadOrigin::MemoryCache,
-            "loaded twice, yet {:?}",
-            again.origin()
-        );
-        last = Some((runtime, module));
-    }
-    let (runtime, module) = last.context("invariant: LOAD_RUNS > 0")?;
-    let mut instantiate = Vec::new();
-    for _ in 0..MIN_CALLS {
-        let t = Instant::now();
-        let instance = Instance::new(
-            &runtime,
-            Arc::clone(&module),
-            stage_id(),
-            &Limits::default(),
-            &[],
-        )?;
-        instantiate.push(t.elapsed());
-        drop(instance);
-    }
+    let runs = LoadRuns {
+        compile: COMPILE_RUNS,
+        load: LOAD_RUNS,
+        instantiate: MIN_CALLS,
+    };
+    let (times, runtime, module) = load_times(path, runs, &stage_id(), &Limits::default())?;
     let size = std::fs::metadata(path)?.len();
     println!(
         "## Loading `log_parse.wasm` ({} KiB)\n",
@@ -210,27 +136,19 @@ fn load_figures(path: &std::path::Path) -> Result<(Runtime, Arc<Module>)> {
     );
     let mut table = Table::new(&["step", "median ms", "runs"]);
     let ms = |d: Duration| decimal(d.as_secs_f64() * 1e3);
-    let (c, d, m, i) = (compile.len(), disk.len(), memory.len(), instantiate.len());
-    table.row(vec![
-        "compile (fresh cache dir; validate, cranelift, write cache)".into(),
-        ms(median(compile)),
-        c.to_string(),
-    ]);
-    table.row(vec![
-        "load from disk cache (new runtime)".into(),
-        ms(median(disk)),
-        d.to_string(),
-    ]);
-    table.row(vec![
-        "load from memory cache (same runtime)".into(),
-        ms(median(memory)),
-        m.to_string(),
-    ]);
-    table.row(vec![
-        "instantiate + init".into(),
-        ms(median(instantiate)),
-        i.to_string(),
-    ]);
+    let steps = [
+        (
+            "compile (fresh cache dir; validate, cranelift, write cache)",
+            times.compile,
+        ),
+        ("load from disk cache (new runtime)", times.disk),
+        ("load from memory cache (same runtime)", times.memory),
+        ("instantiate + init", times.instantiate),
+    ];
+    for (step, runs) in steps {
+        let n = runs.len();
+        table.row(vec![step.into(), ms(median(runs)), n.to_string()]);
+    }
     println!("{}\n", table.render());
     Ok((runtime, module))
 }

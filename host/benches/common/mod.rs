@@ -176,3 +176,156 @@ pub fn env_count(name: &str, default: usize) -> Result<usize> {
         }
     }
 }
+
+/// Timing a module called directly (`Runtime::load`, `Instance::new`,
+/// `Instance::process`, no pipeline around it): what the `stage` and
+/// `languages` benches share.
+pub mod timing {
+    #![allow(
+        dead_code,
+        reason = "only the benches that call a module directly use these; \
+                  the others include `common` too"
+    )]
+
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use anyhow::{Context, Result, ensure};
+    use ingot::runtime::{Instance, Limits, LoadOrigin, Module, Runtime, StageId};
+
+    /// Every row parsed, none rejected: the benches feed well-formed lines.
+    ///
+    /// # Errors
+    ///
+    /// When a row is missing from the output or was rejected.
+    pub fn check_rows(rows: usize, out_rows: usize, rejected: usize) -> Result<()> {
+        ensure!(
+            out_rows == rows && rejected == 0,
+            "{rows} rows in, {out_rows} out, {rejected} rejected"
+        );
+        Ok(())
+    }
+
+    /// The median duration of `call`, after one warm-up call, over at least
+    /// `min_calls` calls and `min_time`, and at most `max_calls` calls.
+    ///
+    /// # Errors
+    ///
+    /// The first error `call` returns.
+    pub fn measure(
+        min_time: Duration,
+        min_calls: usize,
+        max_calls: usize,
+        mut call: impl FnMut() -> Result<()>,
+    ) -> Result<Duration> {
+        call()?;
+        let mut times = Vec::new();
+        let started = Instant::now();
+        while times.len() < max_calls.max(1)
+            && (times.len() < min_calls.max(1) || started.elapsed() < min_time)
+        {
+            let t = Instant::now();
+            call()?;
+            times.push(t.elapsed());
+        }
+        Ok(median(times))
+    }
+
+    /// The median of `times` (the upper one of an even count); zero when
+    /// empty.
+    pub fn median(mut times: Vec<Duration>) -> Duration {
+        times.sort_unstable();
+        times.get(times.len() / 2).copied().unwrap_or_default()
+    }
+
+    /// How many times [`load_times`] repeats each step.
+    #[derive(Debug, Clone, Copy)]
+    pub struct LoadRuns {
+        /// Compilations, each into a fresh cache directory.
+        pub compile: usize,
+        /// Loads from the disk cache (a new runtime each) and, after each,
+        /// from the memory cache (the same runtime).
+        pub load: usize,
+        /// Instantiations (`Instance::new`: instantiate + `init`).
+        pub instantiate: usize,
+    }
+
+    /// The times of each step of getting a component to a running instance.
+    #[derive(Debug, Clone, Default)]
+    pub struct LoadTimes {
+        /// Compiling into a fresh cache directory: validate, Cranelift,
+        /// write the cache.
+        pub compile: Vec<Duration>,
+        /// Loading from the disk cache in a new runtime, as after a restart.
+        pub disk: Vec<Duration>,
+        /// Loading again in the same runtime.
+        pub memory: Vec<Duration>,
+        /// `Instance::new`: instantiate and call `init`.
+        pub instantiate: Vec<Duration>,
+    }
+
+    /// Times compiling the component at `path` into fresh cache directories,
+    /// loading it from the disk cache (a new runtime each time) and from the
+    /// memory cache, and instantiating it for `stage` under `limits`;
+    /// returns the times, the last runtime and its module. Checks each
+    /// load's origin.
+    ///
+    /// # Errors
+    ///
+    /// When a load or an instantiation fails, or a load comes from another
+    /// origin than the step expects.
+    pub fn load_times(
+        path: &Path,
+        runs: LoadRuns,
+        stage: &StageId,
+        limits: &Limits,
+    ) -> Result<(LoadTimes, Runtime, Arc<Module>)> {
+        let cache = tempfile::Builder::new()
+            .prefix("ingot-bench-cache-")
+            .tempdir()?;
+        let mut times = LoadTimes::default();
+        for run in 0..runs.compile.max(1) {
+            let runtime = Runtime::new(Some(cache.path().join(format!("fresh-{run}"))))?;
+            let t = Instant::now();
+            let module = runtime.load(path)?;
+            times.compile.push(t.elapsed());
+            ensure!(
+                module.origin() == LoadOrigin::Compiled,
+                "fresh cache, yet {:?}",
+                module.origin()
+            );
+        }
+        let dir = cache.path().join("fresh-0");
+        let mut last = None;
+        for _ in 0..runs.load {
+            let runtime = Runtime::new(Some(dir.clone()))?;
+            let t = Instant::now();
+            let module = runtime.load(path)?;
+            times.disk.push(t.elapsed());
+            ensure!(
+                module.origin() == LoadOrigin::DiskCache,
+                "warm cache, yet {:?}",
+                module.origin()
+            );
+            let t = Instant::now();
+            let again = runtime.load(path)?;
+            times.memory.push(t.elapsed());
+            ensure!(
+                again.origin() == LoadOrigin::MemoryCache,
+                "loaded twice, yet {:?}",
+                again.origin()
+            );
+            last = Some((runtime, module));
+        }
+        let (runtime, module) = last.context("load_times needs at least one load run")?;
+        for _ in 0..runs.instantiate {
+            let t = Instant::now();
+            let instance =
+                Instance::new(&runtime, Arc::clone(&module), stage.clone(), limits, &[])?;
+            times.instantiate.push(t.elapsed());
+            drop(instance);
+        }
+        Ok((times, runtime, module))
+    }
+}

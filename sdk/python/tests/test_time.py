@@ -1,6 +1,7 @@
 """ingot.time against the Rust SDK's own cases (guest-sdk/src/time.rs): the
 same text gives the same microseconds, or the same reason."""
 
+import random
 import unittest
 
 from ingot.time import TimeError, parse_date, parse_rfc3339
@@ -65,6 +66,38 @@ class TimeTest(unittest.TestCase):
             with self.assertRaises(TimeError, msg=text) as caught:
                 parse_date(text)
             self.assertEqual(str(caught.exception), reason, text)
+
+    def test_the_fast_path_agrees_with_the_reference_parser(self):
+        # Random edits of a valid timestamp: both paths accept the same text
+        # with the same value, or refuse it with the same reason.
+        from ingot.time import _parse_rfc3339_slowly
+
+        def outcome(parse, text):
+            try:
+                return ("ok", parse(text))
+            except TimeError as e:
+                return ("refused", str(e))
+
+        rng = random.Random(7)
+        base = list("2026-11-21T10:00:01.123456+02:30")
+        alphabet = "0123456789-:TtZz .+"
+        accepted = 0
+        for _ in range(20_000):
+            text = list(base)
+            for _ in range(rng.randint(0, 3)):
+                pos = rng.randrange(len(text))
+                op = rng.random()
+                if op < 0.4:
+                    text[pos] = rng.choice(alphabet)
+                elif op < 0.7:
+                    text.insert(pos, rng.choice(alphabet))
+                else:
+                    del text[pos]
+            text = "".join(text)
+            fast, slow = outcome(parse_rfc3339, text), outcome(_parse_rfc3339_slowly, text)
+            self.assertEqual(fast, slow, text)
+            accepted += fast[0] == "ok"
+        self.assertGreater(accepted, 1_000)
 
 
 if __name__ == "__main__":

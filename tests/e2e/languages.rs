@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use ingot::pipeline::status::PipelineStatus;
 
 use crate::{
-    harness::{self, Broker, Lake, logs::LogLine, modules, ported, run_ingot, run_ingot_ok},
+    harness::{self, Broker, Lake, logs::LogLine, ported, run_ingot, run_ingot_ok},
     lake,
-    medallion::uri,
+    medallion::{assert_tables, log_pipeline, uri},
 };
 
 /// The Python and JavaScript ports, as (stage suffix, log-parse, level-counts).
@@ -40,38 +40,14 @@ fn python_and_javascript_ports_write_the_same_tables_as_rust() {
     let broker = Broker::start();
     broker.create_topic("logs", 2);
     let lake = Lake::new();
-    let m = modules();
-    let mut text = format!(
-        r#"
-name = "logs"
-[kafka]
-brokers = "{broker}"
-topics = ["logs"]
-[ingest]
-max-records = 2000
-max-latency-ms = 200
-[lake]
-root = "{root}"
-[[stages]]
-name = "silver"
-module = "{log_parse}"
-batch-rows = 1000
-[[stages]]
-name = "gold"
-module = "{level_counts}"
-mode = "accumulate"
-keys = ["level"]
-measures = ["count", "latency_ms_sum"]
-"#,
-        broker = broker.bootstrap(),
-        root = lake.root().display(),
-        log_parse = m.log_parse.display(),
-        level_counts = m.level_counts.display(),
-    );
+    // The Rust chain (silver, gold) of the log pipeline, and beside it one
+    // chain per port reading the same bronze.
     let ports = ports();
-    for (lang, log_parse, level_counts) in &ports {
-        text.push_str(&format!(
-            r#"
+    let chains: String = ports
+        .iter()
+        .map(|(lang, log_parse, level_counts)| {
+            format!(
+                r#"
 [[stages]]
 name = "silver_{lang}"
 input = "bronze"
@@ -85,10 +61,12 @@ mode = "accumulate"
 keys = ["level"]
 measures = ["count", "latency_ms_sum"]
 "#,
-            log_parse = log_parse.display(),
-            level_counts = level_counts.display(),
-        ));
-    }
+                log_parse = log_parse.display(),
+                level_counts = level_counts.display(),
+            )
+        })
+        .collect();
+    let text = log_pipeline(&broker.bootstrap(), &lake, &chains);
     let pipeline = lake.write_pipeline(&text);
     let lines = harness::logs::generate(4_000, 77);
     harness::produce(
@@ -105,7 +83,7 @@ measures = ["count", "latency_ms_sum"]
     );
 
     // Rust against the ground truth, then each port against Rust.
-    crate::medallion::assert_tables(&lake, &lines);
+    assert_tables(&lake, &lines);
     let gold = "SELECT level, count, latency_ms_sum FROM t ORDER BY level";
     let quarantined = "SELECT source_version, change_type, \"row\" FROM t ORDER BY \"row\"";
     let rust_gold = lake::string_i64_i64(&uri(&lake, "gold"), gold);

@@ -109,7 +109,10 @@ measures = ["count", "latency_ms_sum"]
             "{lang} silver schema (names, types, nullability)"
         );
         assert_eq!(
-            lake::strings(&uri(&lake, &format!("silver_{lang}_quarantine")), quarantined),
+            lake::strings(
+                &uri(&lake, &format!("silver_{lang}_quarantine")),
+                quarantined
+            ),
             rust_quarantine,
             "{lang} quarantine: the same input rows"
         );

@@ -21,8 +21,7 @@ const TOKEN_A: &str = "a-secret-token-of-tenant-a";
 const TOKEN_B: &str = "b-secret-token-of-tenant-b";
 
 /// A component that imports an interface the sandbox does not offer.
-const IMPORTS_HTTP: &str =
-    r#"(component (import "wasi:http/outgoing-handler@0.2.0" (instance)))"#;
+const IMPORTS_HTTP: &str = r#"(component (import "wasi:http/outgoing-handler@0.2.0" (instance)))"#;
 
 /// A `[[tenants]]` block.
 fn tenant(name: &str, token: &str, pipelines: &[&Path], limits: &str) -> String {

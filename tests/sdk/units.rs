@@ -8,14 +8,29 @@ use crate::{driver_output, repo_root, run_python_in};
 /// `python3 -m unittest` over `test_*.py` in `dir`, which must pass and run
 /// at least `min_tests` tests.
 fn unittest(dir: &str, min_tests: usize) {
-    let output = run_python_in(dir, &["-m", "unittest", "discover", "-s", ".", "-p", "test_*.py"]);
+    let output = run_python_in(
+        dir,
+        &["-m", "unittest", "discover", "-s", ".", "-p", "test_*.py"],
+    );
     let report = driver_output(&output);
-    assert!(output.status.success(), "the Python tests in {dir} failed\n{report}");
+    assert!(
+        output.status.success(),
+        "the Python tests in {dir} failed\n{report}"
+    );
     let ran = String::from_utf8_lossy(&output.stderr)
         .lines()
-        .find_map(|l| l.strip_prefix("Ran ")?.split(' ').next()?.parse::<usize>().ok())
+        .find_map(|l| {
+            l.strip_prefix("Ran ")?
+                .split(' ')
+                .next()?
+                .parse::<usize>()
+                .ok()
+        })
         .unwrap_or_else(|| panic!("no `Ran N tests` line from {dir}\n{report}"));
-    assert!(ran >= min_tests, "{dir}: ran {ran} tests, expected at least {min_tests}\n{report}");
+    assert!(
+        ran >= min_tests,
+        "{dir}: ran {ran} tests, expected at least {min_tests}\n{report}"
+    );
 }
 
 #[test]
@@ -49,10 +64,16 @@ fn javascript_sdk_and_port_unit_tests() {
         .output()
         .unwrap_or_else(|e| panic!("cannot start `node` ({e}): Node.js 18+ is required"));
     let report = driver_output(&output);
-    assert!(output.status.success(), "the JavaScript tests failed\n{report}");
+    assert!(
+        output.status.success(),
+        "the JavaScript tests failed\n{report}"
+    );
     let passed = String::from_utf8_lossy(&output.stdout)
         .lines()
         .find_map(|l| l.strip_prefix("# pass ")?.trim().parse::<usize>().ok())
         .unwrap_or_else(|| panic!("no `# pass N` line from node --test\n{report}"));
-    assert!(passed >= 50, "node --test passed {passed} tests, expected at least 50\n{report}");
+    assert!(
+        passed >= 50,
+        "node --test passed {passed} tests, expected at least 50\n{report}"
+    );
 }

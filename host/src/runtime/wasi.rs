@@ -29,9 +29,9 @@ use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::p2::{DynPollable, OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::random::WasiRandom;
 use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView as _};
-use wasmtime_wasi_io::poll::subscribe;
 use wasmtime_wasi::{Deterministic, WasiCtx, WasiCtxBuilder};
 use wasmtime_wasi_io::bytes::Bytes;
+use wasmtime_wasi_io::poll::subscribe;
 
 use super::host::HostState;
 use super::wasi_io::{SyncIo, SyncIoView};
@@ -162,8 +162,7 @@ impl clocks::wall_clock::Host for ClockView<'_> {
         let micros = u64::try_from(self.processing_time).unwrap_or(0);
         Ok(clocks::wall_clock::Datetime {
             seconds: micros / 1_000_000,
-            nanoseconds: u32::try_from(micros % 1_000_000 * 1_000)
-                .expect("invariant: below 10^9"),
+            nanoseconds: u32::try_from(micros % 1_000_000 * 1_000).expect("invariant: below 10^9"),
         })
     }
 

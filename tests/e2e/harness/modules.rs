@@ -101,6 +101,10 @@ pub fn ported(source: &str, lang: &str, name: &str) -> PathBuf {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(out.is_file(), "the build of {source} left no {}", out.display());
+    assert!(
+        out.is_file(),
+        "the build of {source} left no {}",
+        out.display()
+    );
     out
 }

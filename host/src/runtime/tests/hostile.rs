@@ -240,7 +240,9 @@ fn files_sockets_and_clocks_are_denied_or_virtual_without_trapping() {
     let processing_time = 1_700_000_000_123_456;
     inst.set_processing_time(processing_time);
     let started = Instant::now();
-    let out = inst.process(&small_batch()).expect("every probe returns, none traps");
+    let out = inst
+        .process(&small_batch())
+        .expect("every probe returns, none traps");
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "a 10 s sleep is virtual: the call took {:?}",
@@ -260,7 +262,11 @@ fn files_sockets_and_clocks_are_denied_or_virtual_without_trapping() {
     println!("{outcomes:#?}");
     for probe in ["read-dir /", "read /etc/passwd", "create file"] {
         // No preopened directory: every path is outside the (empty) filesystem.
-        assert!(outcomes[probe].starts_with("error: "), "{probe}: {}", outcomes[probe]);
+        assert!(
+            outcomes[probe].starts_with("error: "),
+            "{probe}: {}",
+            outcomes[probe]
+        );
     }
     for probe in ["tcp connect", "udp bind"] {
         let outcome = &outcomes[probe];

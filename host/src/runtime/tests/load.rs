@@ -76,9 +76,7 @@ fn a_component_importing_http_is_refused_naming_the_import() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("http.wasm");
     std::fs::write(&path, &bytes).expect("write");
-    let err = runtime()
-        .load(&path)
-        .expect_err("http import refused");
+    let err = runtime().load(&path).expect_err("http import refused");
     assert!(matches!(err, RuntimeError::WrongWorld { .. }), "{err}");
     assert!(
         err.to_string().contains("wasi:http/outgoing-handler@0.2.0"),

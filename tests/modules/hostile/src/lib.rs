@@ -137,20 +137,35 @@ fn escape() -> Result<RecordBatch, Error> {
         .duration_since(UNIX_EPOCH)
         .map_or(-1, |d| d.as_micros() as i64);
     let probes = [
-        ("read-dir /", outcome(std::fs::read_dir("/").map(|d| d.count()))),
-        ("read /etc/passwd", outcome(std::fs::read("/etc/passwd").map(|b| b.len()))),
+        (
+            "read-dir /",
+            outcome(std::fs::read_dir("/").map(|d| d.count())),
+        ),
+        (
+            "read /etc/passwd",
+            outcome(std::fs::read("/etc/passwd").map(|b| b.len())),
+        ),
         (
             "create file",
             outcome(std::fs::File::create("escape.txt").and_then(|mut f| f.write_all(b"x"))),
         ),
-        ("tcp connect", outcome(TcpStream::connect("127.0.0.1:9").map(|_| ()))),
-        ("udp bind", outcome(UdpSocket::bind("127.0.0.1:0").map(|_| ()))),
+        (
+            "tcp connect",
+            outcome(TcpStream::connect("127.0.0.1:9").map(|_| ())),
+        ),
+        (
+            "udp bind",
+            outcome(UdpSocket::bind("127.0.0.1:0").map(|_| ())),
+        ),
         (
             "name lookup",
             outcome("localhost:80".to_socket_addrs().map(|a| a.count())),
         ),
         ("wall clock", format!("micros: {wall}")),
-        ("sleep 10 s", format!("monotonic elapsed: {}s", slept.as_secs())),
+        (
+            "sleep 10 s",
+            format!("monotonic elapsed: {}s", slept.as_secs()),
+        ),
     ];
     let probe = ingot_guest::arrow_array::StringArray::from_iter_values(probes.iter().map(|p| p.0));
     let outcome =

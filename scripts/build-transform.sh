@@ -95,7 +95,8 @@ js_toolchain() {
 }
 
 build_python() {
-    up_to_date "$src" "$root/sdk/python/ingot" "$wit" && return
+    # This script pins the componentize-py version, so it is an input too.
+    up_to_date "$src" "$root/sdk/python/ingot" "$wit" "${BASH_SOURCE[0]}" && return
     local componentize_py
     componentize_py=$(python_toolchain)
     say "build-transform: componentize-py $src -> $out"
@@ -107,7 +108,8 @@ build_python() {
 }
 
 build_js() {
-    up_to_date "$src" "$root/sdk/js/src" "$root/sdk/js/build.mjs" "$wit" && return
+    up_to_date "$src" "$root/sdk/js/src" "$root/sdk/js/build.mjs" \
+        "$root/sdk/js/package-lock.json" "$wit" && return
     js_toolchain
     say "build-transform: sdk/js/build.mjs $src -> $out"
     node "$root/sdk/js/build.mjs" "$src" "$out.tmp" >/dev/null || die "the JavaScript build failed for $src (see above)"

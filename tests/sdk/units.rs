@@ -45,7 +45,7 @@ fn python_log_parse_unit_tests() {
 
 #[test]
 fn python_level_counts_unit_tests() {
-    unittest("transforms/python/level-counts", 6);
+    unittest("transforms/python/level-counts", 7);
 }
 
 /// `node --test sdk/js transforms/js`: the JavaScript SDK (including a real

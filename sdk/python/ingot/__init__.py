@@ -55,6 +55,7 @@ from .arrow import (
     large_list,
     large_utf8,
     list_,
+    map_,
     null,
     struct,
     timestamp,
@@ -76,7 +77,7 @@ except ImportError:  # Plain CPython: tests and tools.
 __all__ = [
     "Batch", "DataType", "Field", "MissingColumn", "Schema", "IpcError", "ipc",
     "binary", "bool_", "date32", "float32", "float64", "int8", "int16", "int32", "int64",
-    "large_binary", "large_list", "large_utf8", "list_", "null", "struct", "timestamp",
+    "large_binary", "large_list", "large_utf8", "list_", "map_", "null", "struct", "timestamp",
     "uint8", "uint16", "uint32", "uint64", "utf8",
     "CDF_COLUMNS", "INSERT", "UPDATE_PREIMAGE", "UPDATE_POSTIMAGE", "DELETE", "sign",
     "InvalidConfig", "InvalidInput", "Output", "Transform", "export",

@@ -2,7 +2,8 @@
 port of transforms/level-counts (Rust) that writes identical rows.
 
 Reads silver's Change Data Feed and emits, per ``level`` in the batch, the
-signed change of that level's row count and latency sum; the stage runs in
+signed change of that level's row count and latency sum (wrapping at 64
+bits, as the Rust stage does); the stage runs in
 ``accumulate`` mode keyed by ``level``. An insert or update postimage counts
 +1 and adds its ``latency_ms``; a delete or update preimage counts -1 and
 subtracts it; a null latency adds nothing. Levels whose deltas are both zero
@@ -16,6 +17,12 @@ GOLD = ingot.Schema([
     ingot.Field("count", ingot.int64(), False),
     ingot.Field("latency_ms_sum", ingot.int64(), False),
 ])
+
+
+def wrap(n):
+    """``n`` as a signed 64-bit integer, wrapping around as the Rust stage's
+    release build does, so the output stays encodable and identical."""
+    return (n + (1 << 63)) % (1 << 64) - (1 << 63)
 
 
 def utf8_order(text):
@@ -36,7 +43,7 @@ class LevelCounts(ingot.Transform):
                 continue
             sign = ingot.sign(change)
             count, total = deltas.get(level, (0, 0))
-            deltas[level] = (count + sign, total + sign * (latency or 0))
+            deltas[level] = (wrap(count + sign), wrap(total + sign * (latency or 0)))
         levels = sorted((l for l, d in deltas.items() if d != (0, 0)), key=utf8_order)
         output.batch = ingot.Batch(GOLD, [
             levels,

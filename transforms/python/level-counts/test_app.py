@@ -37,6 +37,11 @@ class LevelCountsTest(unittest.TestCase):
         rows, _ = counts([(I, "b", 1), (I, "B", 1), (I, "\u00e9", 1), (I, "a", 1)])
         self.assertEqual([r[0] for r in rows], ["B", "a", "b", "\u00e9"])
 
+    def test_sums_wrap_at_64_bits_like_the_rust_release_build(self):
+        big = (1 << 63) - 1
+        rows, _ = counts([(I, "INFO", big), (I, "INFO", 1)])
+        self.assertEqual(rows, [("INFO", 2, -(1 << 63))])
+
     def test_a_null_level_is_rejected(self):
         rows, rejected = counts([(I, None, 1), (I, "INFO", 2)])
         self.assertEqual(rows, [("INFO", 1, 2)])

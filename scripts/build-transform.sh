@@ -4,21 +4,27 @@
 #   scripts/build-transform.sh <source-dir> <out.wasm>
 #
 # The language is chosen by what the folder holds:
-#   app.py                          Python, with componentize-py and sdk/python
+#   app.py                          Python, with componentize-py and
+#                                   guest-sdk/python
 #   index.ts, index.js or
 #   package.json                    JavaScript/TypeScript, with esbuild,
-#                                   ComponentizeJS and sdk/js
+#                                   ComponentizeJS and guest-sdk/js
 #   Cargo.toml                      Rust (cargo, wasm32-wasip2, release)
+#
+# For example transforms/log-parse/python, transforms/log-parse/js or
+# transforms/log-parse/rust: one folder per transform, one per language.
 #
 # Toolchains are installed on first use into $INGOT_CACHE (default
 # ~/.cache/ingot), outside the clone, pinned to the versions below, and
 # reused after. The component is rebuilt only when a source, the SDK or the
 # WIT contract is newer than it. Progress goes to stderr; the component's
-# path is printed on stdout.
+# path is printed on stdout. Nothing is written into the source folder or
+# the SDKs (the Python build reads copies of them, under $INGOT_CACHE).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${INGOT_CACHE:-$HOME/.cache/ingot}"
+# The one copy of the contract, read by every SDK.
 wit="$root/guest-sdk/wit"
 COMPONENTIZE_PY_VERSION=0.25.1
 
@@ -71,11 +77,11 @@ python_toolchain() {
     echo "$venv/bin/componentize-py"
 }
 
-# Makes sdk/js/node_modules the pinned toolchain (npm ci into the cache, keyed
-# by the lock file's digest) unless a developer's own install is there.
+# Makes guest-sdk/js/node_modules the pinned toolchain (npm ci into the cache,
+# keyed by the lock file's digest) unless a developer's own install is there.
 js_toolchain() {
     command -v node >/dev/null && command -v npm >/dev/null || install_debian nodejs npm
-    local sdk="$root/sdk/js"
+    local sdk="$root/guest-sdk/js"
     if [[ -d "$sdk/node_modules" && ! -L "$sdk/node_modules" ]]; then
         return
     fi
@@ -83,7 +89,7 @@ js_toolchain() {
     digest=$(sha256sum "$sdk/package-lock.json" | cut -c1-16)
     dir="$cache/js-sdk-$digest"
     if [[ ! -d "$dir/node_modules" ]]; then
-        say "build-transform: npm ci for sdk/js into $dir (once)"
+        say "build-transform: npm ci for guest-sdk/js into $dir (once)"
         rm -rf "$dir.tmp"
         mkdir -p "$dir.tmp"
         cp "$sdk/package.json" "$sdk/package-lock.json" "$dir.tmp/"
@@ -96,23 +102,35 @@ js_toolchain() {
 
 build_python() {
     # This script pins the componentize-py version, so it is an input too.
-    up_to_date "$src" "$root/sdk/python/ingot" "$wit" "${BASH_SOURCE[0]}" && return
+    up_to_date "$src" "$root/guest-sdk/python/ingot" "$wit" "${BASH_SOURCE[0]}" && return
     local componentize_py
     componentize_py=$(python_toolchain)
     say "build-transform: componentize-py $src -> $out"
-    # The bindings (wit_world) are generated into the build, not the source.
-    (cd "$src" && "$componentize_py" -d "$wit" -w stage componentize app \
-        -p "$src" -p "$root/sdk/python" -o "$out.tmp" >&2) ||
-        die "componentize-py failed for $src (see above)"
+    # componentize-py imports the app in its own CPython (in Wasm), which
+    # writes __pycache__ beside every module it imports whatever
+    # PYTHONDONTWRITEBYTECODE says; so it reads copies of the transform and
+    # of the SDK, under the cache, and the checkout stays clean. (The
+    # component names its files by position on the path, /0/app.py, either
+    # way.) The bindings (wit_world) are generated into the build too.
+    local stage
+    stage=$(mktemp -d "$cache/python-build.XXXXXX")
+    mkdir "$stage/sdk"
+    cp -R "$src" "$stage/app"
+    cp -R "$root/guest-sdk/python/ingot" "$stage/sdk/ingot"
+    find "$stage" -name __pycache__ -prune -exec rm -rf {} +
+    (cd "$stage/app" && "$componentize_py" -d "$wit" -w stage componentize app \
+        -p "$stage/app" -p "$stage/sdk" -o "$out.tmp" >&2) ||
+        { rm -rf "$stage"; die "componentize-py failed for $src (see above)"; }
+    rm -rf "$stage"
     mv "$out.tmp" "$out"
 }
 
 build_js() {
-    up_to_date "$src" "$root/sdk/js/src" "$root/sdk/js/build.mjs" \
-        "$root/sdk/js/package-lock.json" "$wit" && return
+    up_to_date "$src" "$root/guest-sdk/js/src" "$root/guest-sdk/js/build.mjs" \
+        "$root/guest-sdk/js/package-lock.json" "$wit" && return
     js_toolchain
-    say "build-transform: sdk/js/build.mjs $src -> $out"
-    node "$root/sdk/js/build.mjs" "$src" "$out.tmp" >/dev/null || die "the JavaScript build failed for $src (see above)"
+    say "build-transform: guest-sdk/js/build.mjs $src -> $out"
+    node "$root/guest-sdk/js/build.mjs" "$src" "$out.tmp" >/dev/null || die "the JavaScript build failed for $src (see above)"
     mv "$out.tmp" "$out"
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the example transforms and the hostile test module as wasm32-wasip2
-# components (rustc emits a component directly for a cdylib on this target)
-# and prints the path of each artifact, one per line, on stdout.
+# Builds the example Rust transforms (transforms/<name>/rust) and the hostile
+# test module (tests/modules/hostile) as wasm32-wasip2 components (rustc
+# emits a component directly for a cdylib on this target) and prints the path
+# of each artifact, one per line, on stdout.
 #
 # Guests build in their own target dir so they never wait on the host's cargo
 # lock. Override it with INGOT_GUEST_TARGET_DIR; extra arguments go to cargo

@@ -19,13 +19,13 @@ fn ports() -> Vec<(&'static str, PathBuf, PathBuf)> {
     vec![
         (
             "py",
-            ported("transforms/python/log-parse", "python", "log_parse"),
-            ported("transforms/python/level-counts", "python", "level_counts"),
+            ported("transforms/log-parse/python", "python", "log_parse"),
+            ported("transforms/level-counts/python", "python", "level_counts"),
         ),
         (
             "js",
-            ported("transforms/js/log-parse", "js", "log_parse"),
-            ported("transforms/js/level-counts", "js", "level_counts"),
+            ported("transforms/log-parse/js", "js", "log_parse"),
+            ported("transforms/level-counts/js", "js", "level_counts"),
         ),
     ]
 }

@@ -4,7 +4,7 @@
 //!
 //! Run them with `cargo test -p ingot-host --test sdk`. The Python SDK's
 //! need Python 3.11+ as `python3` (or the interpreter `INGOT_PYTHON` names);
-//! the JavaScript SDK's need Node.js and `sdk/js/node_modules`
+//! the JavaScript SDK's need Node.js and `guest-sdk/js/node_modules`
 //! (`./dev build-ports` installs it). A missing interpreter fails the test,
 //! it is never skipped.
 
@@ -37,14 +37,14 @@ fn python() -> String {
 }
 
 /// Runs `python3 args...` in `dir` (relative to the repository root) with
-/// `sdk/python` on the module path.
+/// `guest-sdk/python` on the module path.
 pub fn run_python_in(dir: &str, args: &[&str]) -> Output {
     let python = python();
     let root = repo_root();
     Command::new(&python)
         .args(args)
         .current_dir(root.join(dir))
-        .env("PYTHONPATH", root.join("sdk/python"))
+        .env("PYTHONPATH", root.join("guest-sdk/python"))
         // No __pycache__ left in the source tree.
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .output()

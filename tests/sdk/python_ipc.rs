@@ -1,12 +1,12 @@
-//! The Python SDK's Arrow IPC codec (`sdk/python/ingot/ipc.py`) against
-//! arrow-rs, both ways.
+//! The Python SDK's Arrow IPC codec (`guest-sdk/python/ingot/ipc.py`)
+//! against arrow-rs, both ways.
 //!
 //! Rust builds fixtures with arrow-rs (every supported type with nulls at
 //! various depths, a wide table, empty and multi-message streams, large
 //! strings, metadata, a bronze-like table) and writes each as an IPC stream.
-//! `sdk/python/tests/roundtrip.py` decodes each with `ingot.ipc.decode`,
-//! renders the batch as canonical JSON and re-encodes it with
-//! `ingot.ipc.encode`; it also writes batches built from literal Python
+//! `guest-sdk/python/tests/roundtrip.py` decodes each with
+//! `ingot.ipc.decode`, renders the batch as canonical JSON and re-encodes it
+//! with `ingot.ipc.encode`; it also writes batches built from literal Python
 //! values with the JSON it expects of them. Then:
 //!
 //! - [`python_reads_arrow_rs_streams`]: Python's JSON equals the same
@@ -121,7 +121,7 @@ fn run() -> Run {
         writer.finish().expect("finish the fixture stream");
     }
     let dir_arg = dir.path().to_str().expect("a UTF-8 temp dir path");
-    let driver = run_python(&["sdk/python/tests/roundtrip.py", dir_arg]);
+    let driver = run_python(&["guest-sdk/python/tests/roundtrip.py", dir_arg]);
     Run {
         dir,
         fixtures,

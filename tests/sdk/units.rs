@@ -35,31 +35,32 @@ fn unittest(dir: &str, min_tests: usize) {
 
 #[test]
 fn python_sdk_unit_tests() {
-    unittest("sdk/python/tests", 50);
+    unittest("guest-sdk/python/tests", 50);
 }
 
 #[test]
 fn python_log_parse_unit_tests() {
-    unittest("transforms/python/log-parse", 9);
+    unittest("transforms/log-parse/python", 9);
 }
 
 #[test]
 fn python_level_counts_unit_tests() {
-    unittest("transforms/python/level-counts", 7);
+    unittest("transforms/level-counts/python", 7);
 }
 
-/// `node --test sdk/js transforms/js`: the JavaScript SDK (including a real
-/// component run in StarlingMonkey through jco) and the ports, which must
-/// pass and run at least 50 tests.
+/// `node --test guest-sdk/js transforms`: the JavaScript SDK (including a
+/// real component run in StarlingMonkey through jco) and the ports (every
+/// `transforms/<name>/js`, and the type check of the TypeScript ones), which
+/// must pass and run at least 50 tests.
 #[test]
 fn javascript_sdk_and_port_unit_tests() {
     let root = repo_root();
     assert!(
-        root.join("sdk/js/node_modules").exists(),
-        "sdk/js/node_modules is missing: `./dev build-ports` (or `npm ci` in sdk/js) installs it"
+        root.join("guest-sdk/js/node_modules").exists(),
+        "guest-sdk/js/node_modules is missing: `./dev build-ports` (or `npm ci` in guest-sdk/js) installs it"
     );
     let output = Command::new("node")
-        .args(["--test", "sdk/js", "transforms/js"])
+        .args(["--test", "guest-sdk/js", "transforms"])
         .current_dir(&root)
         .output()
         .unwrap_or_else(|e| panic!("cannot start `node` ({e}): Node.js 18+ is required"));

@@ -18,9 +18,11 @@ const GUEST_DIR: &str = "target/guests/wasm32-wasip2/guest";
 /// Paths of the built guest components.
 #[derive(Debug)]
 pub struct Modules {
-    /// `transforms/log-parse`: JSON log lines to typed rows, rejects the rest.
+    /// `transforms/log-parse/rust`: JSON log lines to typed rows, rejects the
+    /// rest.
     pub log_parse: PathBuf,
-    /// `transforms/level-counts`: signed per-level counts and latency sums.
+    /// `transforms/level-counts/rust`: signed per-level counts and latency
+    /// sums.
     pub level_counts: PathBuf,
     /// `tests/modules/hostile`: a module that misbehaves on request.
     pub hostile: PathBuf,

@@ -1,7 +1,7 @@
 //! Reading the lake back, for assertions: through ingot's own `table` module
 //! (delta-rs + DataFusion), the same reader a user's query engine would be.
 
-use ingot::table::{
+use ingot_delta::{
     Table,
     arrow::{
         array::{Array, AsArray, RecordBatch},
@@ -69,7 +69,7 @@ pub fn stage_progress(uri: &str, pipeline: &str, stage: &str) -> Option<i64> {
 }
 
 /// The ingot lineage in the commit info of `version` of the table at `uri`.
-pub fn lineage(uri: &str, version: i64) -> ingot::table::Lineage {
+pub fn lineage(uri: &str, version: i64) -> ingot_delta::Lineage {
     let table = open(uri);
     runtime()
         .block_on(table.lineage(version))
@@ -78,7 +78,7 @@ pub fn lineage(uri: &str, version: i64) -> ingot::table::Lineage {
 }
 
 /// The ingot lineage of `version`, if that commit has one.
-pub fn lineage_opt(uri: &str, version: i64) -> Option<ingot::table::Lineage> {
+pub fn lineage_opt(uri: &str, version: i64) -> Option<ingot_delta::Lineage> {
     let table = open(uri);
     runtime()
         .block_on(table.lineage(version))

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use ingot::pipeline::status::PipelineStatus;
+use ingot_pipeline::status::PipelineStatus;
 
 use crate::{
     harness::{self, Broker, Lake, logs::LogLine, ported, run_ingot, run_ingot_ok},

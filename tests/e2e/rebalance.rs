@@ -15,10 +15,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use ingot::{
+use ingot_kafka::embedded::EmbeddedBroker;
+use ingot_pipeline::{
     config::PipelineConfig,
-    pipeline::ingest::{Ingest, IngestReport},
-    source::embedded::EmbeddedBroker,
+    ingest::{Ingest, IngestReport},
 };
 
 use crate::{

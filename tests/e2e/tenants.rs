@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use ingot::pipeline::status::{PipelineStatus, State};
 use ingot::tenancy::token_sha256;
+use ingot_pipeline::status::{PipelineStatus, State};
 
 use crate::{
     harness::{self, Broker, Lake, logs::LogLine, modules, run_ingot, run_ingot_ok},

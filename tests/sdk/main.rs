@@ -17,8 +17,9 @@ use std::process::{Command, Output};
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the host crate lives in the repository")
+        .ancestors()
+        .nth(2)
+        .expect("invariant: the crate lives at host/<crate> in the workspace")
         .to_path_buf()
 }
 

@@ -29,7 +29,8 @@ use std::path::{Path, PathBuf};
 /// The workspace root (the directory holding the root `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("invariant: host/ has a parent directory")
+        .ancestors()
+        .nth(2)
+        .expect("invariant: the crate lives at host/<crate> in the workspace")
         .to_path_buf()
 }

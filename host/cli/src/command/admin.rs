@@ -1,0 +1,236 @@
+//! The administrative commands: `status`, `deploy`, `rollback`,
+//! `reprocess` and `deployments`, and how their results are printed.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use ingot_core::short_digest as short;
+use ingot_pipeline::{
+    config::PipelineConfig,
+    stage::StageRunner,
+    status::{self, PipelineStatus},
+};
+use ingot_registry::{self as registry, Registry};
+use ingot_sandbox::Runtime;
+
+use super::AdminArgs;
+use crate::{Error, Result, tenancy::Action};
+
+/// `ingot status`: the status documents of one pipeline, or of every
+/// pipeline of a tenant, as a table or as JSON.
+pub(super) fn status(
+    pipeline: Option<&Path>,
+    tenant: Option<&str>,
+    json: bool,
+    admin: &AdminArgs,
+) -> Result<i32> {
+    let pipelines = match (pipeline, tenant) {
+        (_, Some(tenant)) => admin.tenant_pipelines(tenant, Action::Status)?,
+        (Some(file), None) => vec![admin.pipeline(file, Action::Status)?],
+        (None, None) => Vec::new(),
+    };
+    let mut all = Vec::new();
+    for p in &pipelines {
+        all.extend(status::read(p)?);
+    }
+    if json {
+        let text = serde_json::to_string_pretty(&all)
+            .map_err(|e| Error::Internal(format!("status as JSON: {e}")))?;
+        println!("{text}");
+    } else {
+        print_status(&pipelines, &all);
+    }
+    Ok(0)
+}
+
+/// `ingot deploy`: validate, store, record.
+pub(super) async fn deploy(
+    pipeline: &PipelineConfig,
+    stage: &str,
+    module: &Path,
+    config: &[(String, String)],
+    note: Option<String>,
+    cache_dir: Option<PathBuf>,
+) -> Result<i32> {
+    let runtime = Arc::new(Runtime::new(cache_dir)?);
+    let deployed = registry::deploy(pipeline, stage, module, config, note, &runtime).await?;
+    print_deployed(&deployed);
+    Ok(0)
+}
+
+/// `ingot rollback`: deploy again a module the stage ran before.
+pub(super) async fn rollback(
+    pipeline: &PipelineConfig,
+    stage: &str,
+    to: Option<&str>,
+    cache_dir: Option<PathBuf>,
+) -> Result<i32> {
+    let runtime = Arc::new(Runtime::new(cache_dir)?);
+    let deployed = registry::rollback(pipeline, stage, to, &runtime).await?;
+    print_deployed(&deployed);
+    Ok(0)
+}
+
+/// `ingot reprocess`: the stage's quarantine since the last reprocess,
+/// through its current module.
+pub(super) async fn reprocess(
+    pipeline: &PipelineConfig,
+    stage: &str,
+    cache_dir: Option<PathBuf>,
+) -> Result<i32> {
+    let index = registry::deploy::stage_index(pipeline, stage)?;
+    let runtime = Arc::new(Runtime::new(cache_dir)?);
+    let mut runner = StageRunner::new(pipeline, index, runtime)?;
+    let r = runner.reprocess().await?;
+    match r.quarantine_versions {
+        None => println!(
+            "{}/{stage}: nothing quarantined since the last reprocess",
+            pipeline.name
+        ),
+        Some((from, to)) => println!(
+            "{}/{stage}: quarantine versions {from}..={to}: {} entries, {} replayed ({} no longer in the input), {} rows out, {} quarantined again",
+            pipeline.name, r.entries, r.replayed, r.missing, r.rows_out, r.still_quarantined
+        ),
+    }
+    Ok(0)
+}
+
+/// `ingot deployments`: the history of a pipeline's (or a stage's) modules.
+pub(super) async fn deployments(pipeline: &PipelineConfig, stage: Option<&str>) -> Result<i32> {
+    if let Some(stage) = stage {
+        registry::deploy::stage_index(pipeline, stage)?;
+    }
+    let mut registry = Registry::for_pipeline(pipeline)?;
+    let history = registry.history(&pipeline.name, stage).await?;
+    print_deployments(&history);
+    Ok(0)
+}
+
+fn print_status(pipelines: &[PipelineConfig], all: &[PipelineStatus]) {
+    let now = ingot_core::clock::now_micros();
+    for p in pipelines {
+        let mine: Vec<_> = all
+            .iter()
+            .filter(|s| s.tenant == p.tenant && s.pipeline == p.name)
+            .collect();
+        if mine.is_empty() {
+            println!(
+                "tenant {}, pipeline {}: no host has reported yet",
+                p.tenant, p.name
+            );
+        }
+        for s in mine {
+            let age = (now - s.updated_at).max(0) as f64 / 1e6;
+            println!(
+                "tenant {}, pipeline {}: host {} (pid {}), {}, updated {age:.0} s ago",
+                s.tenant,
+                s.pipeline,
+                s.host,
+                s.pid,
+                if s.stopped { "stopped" } else { "running" }
+            );
+            if let Some(e) = &s.error {
+                println!("  stopped by: {e}");
+            }
+            println!(
+                "  {:<16} {:<9} {:<13} {:>13} {:>8} {:>10} {:>10} {:>11}  last error",
+                "stage",
+                "state",
+                "module",
+                "input done",
+                "commits",
+                "rows in",
+                "rows out",
+                "quarantined"
+            );
+            for st in &s.stages {
+                let progress = match (st.input_done, st.input_latest) {
+                    (Some(d), Some(l)) => format!("{d}/{l}"),
+                    (None, Some(l)) => format!("-/{l}"),
+                    _ => "-".to_owned(),
+                };
+                println!(
+                    "  {:<16} {:<9} {:<13} {:>13} {:>8} {:>10} {:>10} {:>11}  {}",
+                    st.stage,
+                    st.state,
+                    short(&st.module),
+                    progress,
+                    st.commits,
+                    st.rows_in,
+                    st.rows_out,
+                    st.quarantined,
+                    st.last_error.as_deref().unwrap_or("-")
+                );
+            }
+        }
+    }
+}
+
+fn print_deployed(d: &registry::Deployed) {
+    let dep = &d.deployment;
+    let run = &d.dry_run;
+    let input = run.input_versions.map_or_else(
+        || "no input yet".to_owned(),
+        |(a, b)| format!("input versions {a}..={b}"),
+    );
+    println!(
+        "{} {}/{}: module {} (was {}), deployment {}",
+        match dep.action {
+            registry::Action::Deploy => "deployed to",
+            registry::Action::Rollback => "rolled back",
+        },
+        dep.pipeline,
+        dep.stage,
+        dep.digest,
+        d.previous
+            .as_deref()
+            .unwrap_or("the pipeline file's module"),
+        dep.version.unwrap_or(-1),
+    );
+    println!(
+        "checks passed: component, init, dry run ({input}: {} rows in, {} out, {} rejected), output {}",
+        run.rows_in,
+        run.rows_out,
+        run.rejected,
+        if run.output_checked {
+            "fits the table"
+        } else {
+            "has the mode's columns (no table yet)"
+        }
+    );
+    println!("running hosts switch at their next commit boundary (within a second when idle)");
+}
+
+fn print_deployments(history: &[registry::Deployment]) {
+    if history.is_empty() {
+        println!("no deployments: every stage runs its pipeline file's module");
+        return;
+    }
+    println!(
+        "version  stage                 action    module        deployed at (UTC)            by"
+    );
+    for d in history {
+        let at = chrono::DateTime::from_timestamp_micros(d.deployed_at).map_or_else(
+            || d.deployed_at.to_string(),
+            |t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string(),
+        );
+        println!(
+            "{:<8} {:<21} {:<9} {:<13} {:<28} {}{}",
+            d.version.unwrap_or(-1),
+            d.stage,
+            match d.action {
+                registry::Action::Deploy => "deploy",
+                registry::Action::Rollback => "rollback",
+            },
+            short(&d.digest),
+            at,
+            d.deployed_by,
+            d.note
+                .as_deref()
+                .map(|n| format!("  ({n})"))
+                .unwrap_or_default(),
+        );
+    }
+}

@@ -1,0 +1,380 @@
+//! The command line (clap derive): the commands, their arguments, and which
+//! function of this module's files runs each.
+//!
+//! - [`run`]: `run` and `serve`, the long-running commands;
+//! - [`admin`]: `status`, `deploy`, `rollback`, `reprocess`, `deployments`;
+//! - [`table`]: `show` and `lineage`;
+//! - [`demo`]: `demo` and `produce`.
+
+mod admin;
+mod demo;
+mod run;
+mod table;
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ingot_pipeline::config::PipelineConfig;
+use ingot_sample::{Record, debezium::DebeziumSample, logs::LogSample, osquery::OsquerySample};
+
+use crate::{
+    Error, Result,
+    tenancy::{self, Action, HostConfig, TenantError},
+};
+
+/// ingot: Kafka -> Delta bronze -> Wasm silver and gold, exactly once.
+#[derive(Debug, Parser)]
+#[command(name = "ingot", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Where compiled modules are cached (default: ~/.cache/ingot/modules).
+    #[arg(long, global = true, env = "INGOT_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a pipeline: continuously, or with --once until everything available is processed.
+    Run {
+        /// The pipeline file (TOML).
+        file: PathBuf,
+        /// Process everything available, then exit (the triggered mode).
+        #[arg(long)]
+        once: bool,
+    },
+    /// Run every tenant's pipelines of a host file in one process.
+    Serve {
+        /// The host file (TOML): the lake, the tenants, their pipelines and limits.
+        file: PathBuf,
+        /// Process everything available, then exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// What each stage of a pipeline (or of every pipeline of a tenant) is doing, per host.
+    Status {
+        /// The pipeline file.
+        #[arg(long, required_unless_present = "tenant")]
+        pipeline: Option<PathBuf>,
+        /// Every pipeline of this tenant of the host file (needs --host).
+        #[arg(long, requires = "host", conflicts_with = "pipeline")]
+        tenant: Option<String>,
+        /// Print the status documents as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Whose token to check.
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Start the embedded broker, produce sample logs, run the log pipeline, print the gold table.
+    Demo {
+        /// Folder holding log_parse.wasm and level_counts.wasm.
+        #[arg(
+            long,
+            env = "INGOT_MODULES",
+            default_value = "target/guests/wasm32-wasip2/guest"
+        )]
+        modules: PathBuf,
+        /// Records to produce.
+        #[arg(long, default_value_t = 20_000)]
+        records: u64,
+        /// Lake folder (default: a new temporary folder, kept and printed).
+        #[arg(long)]
+        lake: Option<PathBuf>,
+    },
+    /// Send sample records to a topic.
+    Produce {
+        /// Bootstrap servers.
+        #[arg(long)]
+        brokers: String,
+        /// Topic (must exist).
+        #[arg(long)]
+        topic: String,
+        /// Kind of records.
+        #[arg(long, value_enum, default_value_t = SampleKind::Logs)]
+        sample: SampleKind,
+        /// How many.
+        #[arg(long, default_value_t = 10_000)]
+        count: u64,
+        /// At most this many per second.
+        #[arg(long)]
+        rate: Option<u32>,
+        /// Seed of the generator.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Malformed records per thousand (logs and osquery).
+        #[arg(long, default_value_t = 30)]
+        malformed_per_mille: u32,
+    },
+    /// Validate a module for a stage and deploy it; running hosts switch to
+    /// it between two commits.
+    Deploy {
+        /// The pipeline file.
+        #[arg(long)]
+        pipeline: PathBuf,
+        /// The stage.
+        #[arg(long)]
+        stage: String,
+        /// The module (a Wasm component of the ingot:transform/stage world).
+        module: PathBuf,
+        /// Stage config entries for this module, over the pipeline file's (KEY=VALUE).
+        #[arg(long = "config", value_parser = parse_key_value)]
+        config: Vec<(String, String)>,
+        /// A note recorded with the deployment.
+        #[arg(long)]
+        note: Option<String>,
+        /// Whose token to check.
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Deploy again a module a stage ran before: the previous one, or --to DIGEST.
+    Rollback {
+        /// The pipeline file.
+        #[arg(long)]
+        pipeline: PathBuf,
+        /// The stage.
+        #[arg(long)]
+        stage: String,
+        /// A digest (or its first hex digits) the stage ran before.
+        #[arg(long)]
+        to: Option<String>,
+        /// Whose token to check.
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Send the rows a stage quarantined since its last reprocess through its
+    /// current module again (after deploying a fix).
+    Reprocess {
+        /// The pipeline file.
+        #[arg(long)]
+        pipeline: PathBuf,
+        /// The stage.
+        #[arg(long)]
+        stage: String,
+        /// Whose token to check.
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// List the deployments of a pipeline's stages, oldest first.
+    Deployments {
+        /// The pipeline file.
+        #[arg(long)]
+        pipeline: PathBuf,
+        /// Only this stage.
+        #[arg(long)]
+        stage: Option<String>,
+        /// Whose token to check.
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Which module produced each version of a table (from the commits' lineage).
+    Lineage {
+        /// The pipeline file.
+        #[arg(long)]
+        pipeline: PathBuf,
+        /// The table (a stage's, or bronze).
+        table: String,
+        /// Only this version.
+        #[arg(long)]
+        version: Option<i64>,
+    },
+    /// Print a table of a pipeline (bronze, a stage, or <stage>_quarantine).
+    Show {
+        /// The pipeline file.
+        file: PathBuf,
+        /// The table.
+        table: String,
+        /// A query over the table, which is named `t`.
+        #[arg(long)]
+        sql: Option<String>,
+        /// Rows to print at most.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+}
+
+/// The host file and token of an administrative command. With a host file,
+/// the pipeline must be one of its tenants' and the token that tenant's;
+/// without one, the command acts on the pipeline file directly (a
+/// single-tenant setup, where access to the lake is the control).
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// The host file whose tenants own the pipelines.
+    #[arg(long = "host", env = "INGOT_HOST")]
+    pub host: Option<PathBuf>,
+    /// The tenant's admin token (prefer INGOT_TOKEN: arguments show in `ps`).
+    #[arg(long, env = "INGOT_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+impl AdminArgs {
+    /// Loads pipeline file `path` for `action`: with a host file, only
+    /// once the token is checked to be the owning tenant's, and with the
+    /// tenant's checks and limits applied.
+    fn pipeline(&self, path: &Path, action: Action) -> Result<PipelineConfig> {
+        let Some(host) = &self.host else {
+            return Ok(PipelineConfig::load(path)?);
+        };
+        let host = HostConfig::load(host)?;
+        let tenant = tenancy::authorize_pipeline(&host, path, self.token.as_deref(), action)?;
+        Ok(host.admit(tenant, PipelineConfig::load(path)?)?)
+    }
+
+    /// Every pipeline of tenant `name`, once the token is checked to be its.
+    fn tenant_pipelines(&self, name: &str, action: Action) -> Result<Vec<PipelineConfig>> {
+        let host_file = self.host.as_deref().ok_or_else(|| {
+            Error::Internal("--tenant without --host (clap should have refused it)".into())
+        })?;
+        let host = HostConfig::load(host_file)?;
+        let tenant = host
+            .tenant(name)
+            .ok_or_else(|| TenantError::UnknownTenant {
+                tenant: name.to_owned(),
+                host: host_file.to_owned(),
+            })?;
+        tenancy::authorize(
+            tenant,
+            self.token.as_deref(),
+            action,
+            &format!("tenant {name}"),
+        )?;
+        tenant
+            .pipelines
+            .iter()
+            .map(|p| Ok(host.admit(tenant, PipelineConfig::load(p)?)?))
+            .collect()
+    }
+}
+
+/// Sample generators.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SampleKind {
+    /// JSON application log lines.
+    Logs,
+    /// osquery result logs of a fleet (event, batch and snapshot formats), keyed by host.
+    Osquery,
+    /// Debezium Postgres change events of `public.voters`, with tombstones, keyed by id.
+    Debezium,
+}
+
+impl SampleKind {
+    /// The first `count` records of this kind's stream for `seed`.
+    fn records(
+        self,
+        count: u64,
+        seed: u64,
+        malformed_per_mille: u32,
+    ) -> Box<dyn Iterator<Item = Record> + Send> {
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
+        match self {
+            Self::Logs => Box::new(LogSample::new(seed, malformed_per_mille).take(count)),
+            Self::Osquery => Box::new(OsquerySample::new(seed, malformed_per_mille).take(count)),
+            // A short stream gets a smaller initial snapshot, so it still
+            // holds changes.
+            Self::Debezium => Box::new(
+                DebeziumSample::new(seed)
+                    .snapshot_rows((count / 2).min(200))
+                    .take(count),
+            ),
+        }
+    }
+}
+
+impl Cli {
+    /// Runs the command; returns the process exit code.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the command failed with.
+    pub async fn execute(self) -> Result<i32> {
+        let cache_dir = self.cache_dir.or_else(default_cache_dir);
+        match self.command {
+            Command::Run { file, once } => run::run(&file, once, cache_dir).await,
+            Command::Serve { file, once } => run::serve(&file, once, cache_dir).await,
+            Command::Status {
+                pipeline,
+                tenant,
+                json,
+                admin,
+            } => admin::status(pipeline.as_deref(), tenant.as_deref(), json, &admin),
+            Command::Demo {
+                modules,
+                records,
+                lake,
+            } => demo::demo(&modules, records, lake, cache_dir).await,
+            Command::Produce {
+                brokers,
+                topic,
+                sample,
+                count,
+                rate,
+                seed,
+                malformed_per_mille,
+            } => {
+                let records = sample.records(count, seed, malformed_per_mille);
+                demo::produce(brokers, topic, records, rate).await
+            }
+            Command::Show {
+                file,
+                table,
+                sql,
+                limit,
+            } => table::show(&file, &table, sql.as_deref(), limit).await,
+            Command::Deploy {
+                pipeline,
+                stage,
+                module,
+                config,
+                note,
+                admin,
+            } => {
+                let pipeline = admin.pipeline(&pipeline, Action::Deploy)?;
+                admin::deploy(&pipeline, &stage, &module, &config, note, cache_dir).await
+            }
+            Command::Rollback {
+                pipeline,
+                stage,
+                to,
+                admin,
+            } => {
+                let pipeline = admin.pipeline(&pipeline, Action::Rollback)?;
+                admin::rollback(&pipeline, &stage, to.as_deref(), cache_dir).await
+            }
+            Command::Reprocess {
+                pipeline,
+                stage,
+                admin,
+            } => {
+                let pipeline = admin.pipeline(&pipeline, Action::Reprocess)?;
+                admin::reprocess(&pipeline, &stage, cache_dir).await
+            }
+            Command::Deployments {
+                pipeline,
+                stage,
+                admin,
+            } => {
+                let pipeline = admin.pipeline(&pipeline, Action::Deployments)?;
+                admin::deployments(&pipeline, stage.as_deref()).await
+            }
+            Command::Lineage {
+                pipeline,
+                table,
+                version,
+            } => table::lineage(&pipeline, &table, version).await,
+        }
+    }
+}
+
+fn default_cache_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/ingot/modules"))
+}
+
+/// `KEY=VALUE` of `--config`.
+fn parse_key_value(text: &str) -> std::result::Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("`{text}` is not KEY=VALUE"))
+}

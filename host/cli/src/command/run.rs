@@ -1,0 +1,147 @@
+//! `ingot run` and `ingot serve`: the long-running commands, their stop
+//! signal and their reports.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
+
+use ingot_kafka::embedded::EmbeddedBroker;
+use ingot_pipeline::{Pipeline, RunMode, RunReport, config::PipelineConfig};
+use ingot_sandbox::Runtime;
+
+use crate::{
+    Result,
+    tenancy::{self, HostConfig, serve::PipelineRun},
+};
+
+pub(super) async fn run(file: &Path, once: bool, cache_dir: Option<PathBuf>) -> Result<i32> {
+    let config = PipelineConfig::load(file)?;
+    let runtime = Arc::new(Runtime::new(cache_dir)?);
+    let pipeline = Pipeline::prepare(config, runtime)?;
+    let embedded = start_embedded(pipeline.config())?;
+    let brokers = embedded.as_ref().map_or_else(
+        || pipeline.config().kafka.brokers.clone(),
+        |b| b.bootstrap().to_owned(),
+    );
+    let mode = if once {
+        RunMode::Once
+    } else {
+        RunMode::Continuous
+    };
+    let report = pipeline.run(brokers, mode, stop_on_ctrl_c()).await?;
+    print_report(&report);
+    Ok(if report.errors.is_empty() { 0 } else { 1 })
+}
+
+pub(super) async fn serve(file: &Path, once: bool, cache_dir: Option<PathBuf>) -> Result<i32> {
+    let host = HostConfig::load(file)?;
+    let mode = if once {
+        RunMode::Once
+    } else {
+        RunMode::Continuous
+    };
+    println!(
+        "serving {} from {}",
+        counted(host.tenants.len() as u64, "tenant"),
+        file.display()
+    );
+    let runs = tenancy::serve::serve(&host, cache_dir, mode, stop_on_ctrl_c()).await?;
+    let mut failed = false;
+    for PipelineRun {
+        tenant,
+        pipeline,
+        result,
+    } in &runs
+    {
+        println!("\n== tenant {tenant}, pipeline {pipeline}");
+        match result {
+            Ok(report) => {
+                print_report(report);
+                failed |= !report.errors.is_empty();
+            }
+            Err(e) => {
+                eprintln!("error: tenant {tenant}, pipeline {pipeline}: {e}");
+                failed = true;
+            }
+        }
+    }
+    Ok(i32::from(failed))
+}
+
+/// Sets the returned flag on Ctrl-C or SIGTERM: the run stops after its
+/// current commit. A second signal aborts at once.
+pub(super) fn stop_on_ctrl_c() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    tokio::spawn(async move {
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            return;
+        };
+        let signalled = async {
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r.is_ok(),
+                r = term.recv() => r.is_some(),
+            }
+        };
+        if signalled.await {
+            tracing::info!("stopping after the current commit (signal again to abort)");
+            flag.store(true, Ordering::SeqCst);
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            std::process::exit(130);
+        }
+    });
+    stop
+}
+
+fn start_embedded(config: &PipelineConfig) -> Result<Option<EmbeddedBroker>> {
+    if !config.kafka.is_embedded() {
+        return Ok(None);
+    }
+    let broker = EmbeddedBroker::start(&config.kafka.topics, config.kafka.embedded_partitions)?;
+    println!(
+        "embedded kafka broker at {} (topics: {}; in memory, demo scale: each partition keeps only its newest 100,000 records)",
+        broker.bootstrap(),
+        config.kafka.topics.join(", ")
+    );
+    Ok(Some(broker))
+}
+
+pub(super) fn print_report(report: &RunReport) {
+    let i = &report.ingest;
+    println!(
+        "ingest: {} in {}",
+        counted(i.records, "record"),
+        counted(i.commits, "bronze commit")
+    );
+    for s in &report.stages {
+        println!(
+            "stage {}: {} in, {} out, {} quarantined, {}",
+            s.stage,
+            counted(s.rows_in, "change"),
+            counted(s.rows_out, "row"),
+            s.rejected,
+            counted(s.commits, "commit")
+        );
+    }
+    for e in &report.errors {
+        eprintln!("error: {e}");
+    }
+}
+
+/// `1 commit`, `2 commits`.
+pub(super) fn counted(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}

@@ -1,0 +1,20 @@
+//! The `ingot` command line and the multi-tenant host, on top of every other
+//! ingot crate.
+//!
+//! - [`command`]: the commands (clap derive) and what each does: `run`, `serve`,
+//!   `demo`, `produce`, `show`, `lineage`, `deploy`, `rollback`,
+//!   `deployments`, `reprocess`, `status`.
+//! - [`tenancy`]: many tenants on one host: the host file, namespaces,
+//!   limits, admin tokens, and the `serve` loop.
+//! - [`error`]: the error every command returns, with its class.
+//!
+//! The data path lives below: `ingot-kafka` (where a Kafka record becomes a
+//! bronze row), `ingot-sandbox` (where a batch crosses into Wasm),
+//! `ingot-pipeline` (where a stage commits), `ingot-delta` (the tables),
+//! `ingot-registry` (deploy, rollback). See docs/architecture.md.
+
+pub mod command;
+pub mod error;
+pub mod tenancy;
+
+pub use error::{Error, Result};

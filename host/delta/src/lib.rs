@@ -1,0 +1,599 @@
+//! Delta tables: the only crate of ingot that names deltalake types.
+//!
+//! A [`Table`] is one Delta table on the local file system (a path, relative
+//! or absolute, or a `file://` URL) held at a loaded snapshot. It
+//! - creates tables with the Change Data Feed on (`delta.enableChangeDataFeed
+//!   = true`), so every stage can read the previous table incrementally;
+//! - writes rows in one of four [`WriteMode`]s — append, upsert (latest row
+//!   per key, CDC), accumulate (measures added per key), dedupe (append of
+//!   keys not yet present) — together with the
+//!   Delta `txn` actions that record progress and the ingot [`Lineage`] (in
+//!   the commit info under the key `"ingot"`), all in **one** commit, even when
+//!   there are no rows;
+//! - reads the Change Data Feed of a version range in version order, as a
+//!   stream of batches ([`Table::change_stream`]) or collected
+//!   ([`Table::changes`]);
+//! - keeps the `txn` versions of its snapshot in memory
+//!   ([`Table::txn_version`]), since delta-rs 1.x only answers that with a log
+//!   replay per application id.
+//!
+//! Exactly-once rests on two properties. A commit carries the rows and the
+//! `txn` together, so a crash leaves either both or neither. And delta-rs'
+//! conflict checker refuses a commit whose `txn` application id was updated by
+//! a concurrent winner: the loser gets [`TableError::Conflict`], refreshes and
+//! redoes its work from the `txn` version it then reads.
+//!
+//! The snapshot only moves forward on [`Table::refresh`] or on this handle's
+//! own writes; nothing here re-reads the whole table per write.
+//!
+//! Limits, stated plainly:
+//! - Upsert deletes remove the key's row; the table itself keeps no
+//!   tombstone. [`Tombstones`] (a sidecar table the stage keeps when an
+//!   upsert has both a sequence and a delete column) screens out events
+//!   older than a key's delete, so a late event cannot bring the row back.
+//! - In an upsert, a null sequence is lower than any value; a matched row is
+//!   replaced only by a strictly higher sequence.
+//! - Accumulate keeps rows whose measures sum to zero.
+//! - Only local storage: other URL schemes fail with
+//!   [`TableError::UnsupportedScheme`].
+//! - Change Data Feed columns: `_change_type` (Utf8: `insert`, `delete`,
+//!   `update_preimage`, `update_postimage`), `_commit_version` (Int64) and
+//!   `_commit_timestamp` (Timestamp(µs, UTC)).
+
+mod cdf;
+mod error;
+mod location;
+mod reduce;
+mod schema;
+mod tombstones;
+mod txns;
+mod write;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_merge;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use deltalake::kernel::Action;
+use deltalake::kernel::engine::arrow_conversion::TryIntoArrow as _;
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::logstore::{LogStore as _, get_actions};
+use deltalake::table::state::DeltaTableState;
+use deltalake::{DeltaTable, DeltaTableError, TableProperty};
+
+pub use deltalake::arrow;
+pub use deltalake::datafusion;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use datafusion::prelude::SessionContext;
+
+pub use cdf::{
+    CHANGE_TYPE_COLUMN, COMMIT_TIMESTAMP_COLUMN, COMMIT_VERSION_COLUMN, ChangeStream, change_schema,
+};
+pub use error::TableError;
+pub use tombstones::Tombstones;
+
+/// The commit-info key under which ingot records its [`Lineage`].
+pub const LINEAGE_KEY: &str = "ingot";
+
+/// A Delta `txn` (SetTransaction) action: app id + version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Txn {
+    /// Application id, e.g. `<pipeline>/<topic>/<partition>` or `stage/<pipeline>/<stage>`.
+    pub app_id: String,
+    /// The application's progress, e.g. the last Kafka offset or input version written.
+    pub version: i64,
+}
+
+/// Provenance recorded in the commitInfo of every commit ingot makes
+/// (serialized as a JSON object under the key [`LINEAGE_KEY`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Lineage {
+    /// The ingot version that made the commit.
+    pub ingot_version: String,
+    /// Pipeline name.
+    pub pipeline: String,
+    /// Stage name; `ingest` for bronze.
+    pub stage: String,
+    /// sha256 hex of the module that produced the rows.
+    pub module: Option<String>,
+    /// The input table the rows were computed from.
+    pub input_table: Option<String>,
+    /// Inclusive range of input table versions consumed.
+    pub input_versions: Option<(i64, i64)>,
+}
+
+/// What one commit carries besides rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Commit {
+    /// `txn` actions committed with the rows.
+    pub txns: Vec<Txn>,
+    /// Lineage recorded in the commit info.
+    pub lineage: Lineage,
+}
+
+/// How rows are written. In a pipeline file this is the stage's `mode` key
+/// with the keys of that mode beside it (`mode = "upsert"`, `keys`,
+/// `sequence`, `delete-column`): a mode's keys are refused in another mode.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(
+    tag = "mode",
+    rename_all = "kebab-case",
+    rename_all_fields = "kebab-case",
+    deny_unknown_fields
+)]
+pub enum WriteMode {
+    /// Rows are inserted.
+    #[default]
+    Append,
+    /// Latest row per key. `sequence`: a column ordering versions of a key
+    /// (higher wins; a matched row is replaced only by a strictly higher
+    /// sequence; without it the last row of the batch wins and always
+    /// replaces). `delete_column`: optional boolean column marking deletes;
+    /// it is NOT stored in the table.
+    Upsert {
+        /// Key columns (compared null-safe).
+        keys: Vec<String>,
+        /// Optional ordering column, stored in the table.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sequence: Option<String>,
+        /// Optional boolean delete marker, not stored.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delete_column: Option<String>,
+    },
+    /// Measures are added into the existing row of the key (nulls count as
+    /// 0); new keys are inserted; other columns take the batch's last value.
+    Accumulate {
+        /// Key columns (compared null-safe).
+        keys: Vec<String>,
+        /// Integer, float or decimal columns to add up.
+        measures: Vec<String>,
+        /// Optional boolean column, not stored: a row where it is true
+        /// REPLACES the key's measures instead of adding to them (rows after
+        /// it in the batch add to the replaced value). For sources that send
+        /// a full state now and then, such as osquery snapshots.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reset_column: Option<String>,
+    },
+    /// Rows whose key the table does not hold yet are inserted; the others
+    /// are dropped (the first row of a key in a batch wins). Replaying the
+    /// same data adds nothing: an idempotent append.
+    Dedupe {
+        /// Key columns (compared null-safe) that identify a row.
+        keys: Vec<String>,
+    },
+}
+
+impl WriteMode {
+    /// The boolean column the mode reads from the batches but does not
+    /// store: the upsert's delete column, the accumulate's reset column.
+    pub fn hidden_column(&self) -> Option<&str> {
+        match self {
+            WriteMode::Upsert { delete_column, .. } => delete_column.as_deref(),
+            WriteMode::Accumulate { reset_column, .. } => reset_column.as_deref(),
+            WriteMode::Append | WriteMode::Dedupe { .. } => None,
+        }
+    }
+
+    /// The columns every batch must have in this mode: the keys, the
+    /// sequence and delete column (upsert), the measures and reset column
+    /// (accumulate).
+    pub fn required_columns(&self) -> Vec<&str> {
+        let mut columns: Vec<&str> = Vec::new();
+        match self {
+            WriteMode::Append => {}
+            WriteMode::Upsert {
+                keys,
+                sequence,
+                delete_column,
+            } => {
+                columns.extend(keys.iter().map(String::as_str));
+                columns.extend(
+                    sequence
+                        .iter()
+                        .chain(delete_column.iter())
+                        .map(String::as_str),
+                );
+            }
+            WriteMode::Accumulate {
+                keys,
+                measures,
+                reset_column,
+            } => {
+                columns.extend(keys.iter().chain(measures.iter()).map(String::as_str));
+                columns.extend(reset_column.iter().map(String::as_str));
+            }
+            WriteMode::Dedupe { keys } => columns.extend(keys.iter().map(String::as_str)),
+        }
+        columns
+    }
+
+    /// Checks that `batch` has the columns the mode needs (no table yet).
+    ///
+    /// # Errors
+    /// [`TableError::MissingColumn`] naming the first missing one.
+    pub fn check_columns(&self, table: &str, batch: &RecordBatch) -> Result<(), TableError> {
+        let schema = batch.schema();
+        match self
+            .required_columns()
+            .into_iter()
+            .find(|c| schema.index_of(c).is_err())
+        {
+            Some(column) => Err(TableError::MissingColumn {
+                table: table.to_owned(),
+                column: column.to_owned(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The schema of a table that stores batches of `schema` in this mode:
+    /// the batch's columns without the hidden one.
+    ///
+    /// An upsert with a delete column gets nullable columns: delta-rs 1.1's
+    /// MERGE checks NOT NULL constraints on a null row it builds for every
+    /// source row that matches nothing and is not inserted (a delete of an
+    /// absent key), and would fail the whole commit.
+    pub fn table_schema(&self, schema: &SchemaRef) -> SchemaRef {
+        let Some(hidden) = self.hidden_column() else {
+            return schema.clone();
+        };
+        let nullable = matches!(self, WriteMode::Upsert { .. });
+        let fields: Vec<_> = schema
+            .fields()
+            .iter()
+            .filter(|f| f.name() != hidden)
+            .map(|f| {
+                if nullable && !f.is_nullable() {
+                    Arc::new(f.as_ref().clone().with_nullable(true))
+                } else {
+                    f.clone()
+                }
+            })
+            .collect();
+        Arc::new(arrow::datatypes::Schema::new_with_metadata(
+            fields,
+            schema.metadata().clone(),
+        ))
+    }
+}
+
+/// One Delta table at a loaded snapshot.
+pub struct Table {
+    inner: DeltaTable,
+    uri: String,
+    schema: SchemaRef,
+    /// `txn` versions as of the loaded snapshot.
+    txns: txns::TxnMap,
+    /// False when advancing `txns` failed; the next refresh rebuilds it.
+    txns_current: bool,
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table")
+            .field("uri", &self.uri)
+            .field("version", &self.version())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Table {
+    /// Opens an existing table; `Ok(None)` if there is no Delta table at `uri`.
+    ///
+    /// # Errors
+    /// An unsupported scheme or invalid location, or a table that exists but
+    /// cannot be loaded.
+    pub async fn open(uri: &str) -> Result<Option<Table>, TableError> {
+        let dir = location::local_dir(uri)?;
+        if !location::has_delta_log(&dir) {
+            return Ok(None);
+        }
+        match location::builder(&dir, uri)?.load().await {
+            Ok(inner) => Table::from_loaded(inner).await.map(Some),
+            Err(DeltaTableError::NotATable(_)) => Ok(None),
+            Err(source) => Err(TableError::Open {
+                table: uri.to_string(),
+                source: Box::new(source),
+            }),
+        }
+    }
+
+    /// Opens the table, or creates it with this schema and
+    /// `delta.enableChangeDataFeed=true` if absent.
+    ///
+    /// # Errors
+    /// [`TableError::SchemaMismatch`] naming the fields when an existing table
+    /// does not have the same fields by name and type (the table may be
+    /// nullable where `schema` is not); open and create failures otherwise.
+    pub async fn open_or_create(uri: &str, schema: SchemaRef) -> Result<Table, TableError> {
+        let wanted = schema::to_delta(uri, &schema)?;
+        if let Some(table) = Table::open(uri).await? {
+            return table.ensure_fits(&wanted);
+        }
+        let dir = location::local_dir(uri)?;
+        let created = location::builder(&dir, uri)?
+            .build()
+            .map_err(|source| TableError::Create {
+                table: uri.to_string(),
+                source: Box::new(source),
+            })?
+            .create()
+            .with_columns(wanted.fields().cloned())
+            .with_configuration_property(TableProperty::EnableChangeDataFeed, Some("true"))
+            // No retry: a create that loses the race for version 0 must fail,
+            // not land a second create commit on top of the winner's.
+            .with_commit_properties(CommitProperties::default().with_max_retries(0))
+            .await;
+        match created {
+            Ok(inner) => Table::from_loaded(inner).await,
+            // Lost a race with another creator: use its table if it fits.
+            Err(source) => match Table::open(uri).await? {
+                Some(table) => table.ensure_fits(&wanted),
+                None => Err(TableError::Create {
+                    table: uri.to_string(),
+                    source: Box::new(source),
+                }),
+            },
+        }
+    }
+
+    /// Checks, without writing, that [`Table::write`] would accept `batch`
+    /// in `mode`: the mode's columns are there, and every column fits the
+    /// table's (same names, castable types).
+    ///
+    /// # Errors
+    /// As [`Table::write`] for a bad batch: [`TableError::MissingColumn`],
+    /// [`TableError::SchemaMismatch`], [`TableError::InvalidBatch`].
+    pub fn check(&self, batch: &RecordBatch, mode: &WriteMode) -> Result<(), TableError> {
+        mode.check_columns(&self.uri, batch)?;
+        let mut target: Vec<arrow::datatypes::FieldRef> =
+            self.schema.fields().iter().cloned().collect();
+        if let Some(hidden) = mode.hidden_column() {
+            target.push(Arc::new(arrow::datatypes::Field::new(
+                hidden,
+                arrow::datatypes::DataType::Boolean,
+                true,
+            )));
+        }
+        let target = Arc::new(arrow::datatypes::Schema::new(target));
+        schema::conform(&self.uri, batch, &target).map(|_| ())
+    }
+
+    /// The table's URL (`file:///...`), as used in errors and lineage.
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    /// The version of the loaded snapshot.
+    pub fn version(&self) -> i64 {
+        version_i64(self.state().version())
+    }
+
+    /// The Arrow schema of the table.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// The schema of this table's Change Data Feed batches: its columns plus
+    /// `_change_type`, `_commit_version` and `_commit_timestamp`.
+    pub fn change_schema(&self) -> SchemaRef {
+        cdf::change_schema(&self.schema())
+    }
+
+    /// Loads the latest version (incrementally: only new commits are read).
+    ///
+    /// # Errors
+    /// [`TableError::Read`] when the log cannot be read.
+    pub async fn refresh(&mut self) -> Result<(), TableError> {
+        let before = self.state().version();
+        self.inner
+            .update_state()
+            .await
+            .map_err(|source| self.read_error(version_i64(before), source))?;
+        self.schema = arrow_schema(&self.uri, self.state())?;
+        self.advance_txns(before).await
+    }
+
+    /// The version of application transaction `app_id` in the loaded
+    /// snapshot (`None` if it never committed). Opening, [`Table::refresh`]
+    /// and this handle's own writes bring it up to date; a commit of another
+    /// writer is seen after the next refresh.
+    pub fn txn_version(&self, app_id: &str) -> Option<i64> {
+        self.txns.get(app_id).copied()
+    }
+
+    /// The ingot lineage recorded in the commit info of `version` (`None` if
+    /// that commit has none or its log entry no longer exists).
+    ///
+    /// # Errors
+    /// [`TableError::Read`] when the log cannot be read,
+    /// [`TableError::Lineage`] when the recorded lineage cannot be decoded.
+    pub async fn lineage(&self, version: i64) -> Result<Option<Lineage>, TableError> {
+        let Ok(v) = u64::try_from(version) else {
+            return Ok(None);
+        };
+        let store = self.inner.log_store();
+        let bytes = store
+            .read_commit_entry(v)
+            .await
+            .map_err(|source| self.read_error(version, source))?;
+        let Some(bytes) = bytes else {
+            return Ok(None);
+        };
+        let actions = get_actions(v, &bytes).map_err(|source| self.read_error(version, source))?;
+        let recorded = actions.into_iter().find_map(|action| match action {
+            Action::CommitInfo(mut info) => info.info.remove(LINEAGE_KEY),
+            _ => None,
+        });
+        recorded
+            .map(|value| {
+                serde_json::from_value(value).map_err(|source| TableError::Lineage {
+                    table: self.uri.clone(),
+                    version,
+                    source,
+                })
+            })
+            .transpose()
+    }
+
+    /// All current rows of the loaded snapshot.
+    ///
+    /// # Errors
+    /// [`TableError::Query`] when the scan fails.
+    pub async fn scan(&self) -> Result<Vec<RecordBatch>, TableError> {
+        let batches = self.query("SELECT * FROM t").await?;
+        batches
+            .iter()
+            .map(|b| schema::conform(&self.uri, b, &self.schema))
+            .collect()
+    }
+
+    /// Current rows through a SQL query over the table named `t` (DataFusion
+    /// dialect; identifiers are case-sensitive).
+    ///
+    /// # Errors
+    /// [`TableError::Query`] for invalid SQL or a failed scan.
+    pub async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, TableError> {
+        let query_error = |source| TableError::Query {
+            table: self.uri.clone(),
+            version: self.version(),
+            source: Box::new(source),
+        };
+        let ctx = session().map_err(|e| self.read_error(self.version(), e))?;
+        self.inner
+            .update_datafusion_session(&ctx.state())
+            .map_err(|e| self.read_error(self.version(), e))?;
+        let provider = self.inner.table_provider().await.map_err(query_error)?;
+        ctx.register_table("t", provider).map_err(query_error)?;
+        let batches = ctx
+            .sql(sql)
+            .await
+            .map_err(query_error)?
+            .collect()
+            .await
+            .map_err(query_error)?;
+        batches
+            .into_iter()
+            .map(|b| schema::without_views(b).map_err(|e| query_error(e.into())))
+            .collect()
+    }
+
+    async fn from_loaded(inner: DeltaTable) -> Result<Table, TableError> {
+        let uri = inner.table_url().as_str().trim_end_matches('/').to_string();
+        let open_error = |source| TableError::Open {
+            table: uri.clone(),
+            source: Box::new(source),
+        };
+        let state = inner.snapshot().map_err(open_error)?;
+        let schema = arrow_schema(&uri, state)?;
+        let txns = txns::load(inner.log_store().as_ref(), state.version())
+            .await
+            .map_err(open_error)?;
+        Ok(Table {
+            inner,
+            uri,
+            schema,
+            txns,
+            txns_current: true,
+        })
+    }
+
+    /// Brings the `txn` map from version `before` to the loaded snapshot.
+    async fn advance_txns(&mut self, before: u64) -> Result<(), TableError> {
+        let now = self.state().version();
+        let store = self.inner.log_store();
+        let result = if self.txns_current {
+            self.txns_current = false;
+            txns::apply_commits(store.as_ref(), before + 1, now, &mut self.txns).await
+        } else {
+            txns::load(store.as_ref(), now).await.map(|map| {
+                self.txns = map;
+            })
+        };
+        result.map_err(|source| self.read_error(version_i64(now), source))?;
+        self.txns_current = true;
+        Ok(())
+    }
+
+    fn ensure_fits(self, wanted: &deltalake::kernel::StructType) -> Result<Table, TableError> {
+        let problems = schema::incompatibilities(&self.state().schema(), wanted);
+        if problems.is_empty() {
+            Ok(self)
+        } else {
+            Err(TableError::SchemaMismatch {
+                table: self.uri.clone(),
+                details: problems.join("; "),
+            })
+        }
+    }
+
+    fn state(&self) -> &DeltaTableState {
+        self.inner
+            .state
+            .as_ref()
+            .expect("invariant: a Table always holds a loaded snapshot")
+    }
+
+    /// Installs a snapshot this handle just committed (infallible: the commit
+    /// is in, whatever happens next).
+    fn set_state(&mut self, state: DeltaTableState) {
+        match arrow_schema(&self.uri, &state) {
+            Ok(schema) => self.schema = schema,
+            Err(e) => {
+                tracing::warn!(table = %self.uri, error = %e, "keeping the previous arrow schema")
+            }
+        }
+        self.inner.state = Some(state);
+    }
+
+    fn read_error(&self, version: i64, source: DeltaTableError) -> TableError {
+        TableError::Read {
+            table: self.uri.clone(),
+            version,
+            source: Box::new(source),
+        }
+    }
+}
+
+/// The Arrow schema of a snapshot.
+fn arrow_schema(table: &str, state: &DeltaTableState) -> Result<SchemaRef, TableError> {
+    let schema = state.schema();
+    let arrow: arrow::datatypes::Schema =
+        schema
+            .as_ref()
+            .try_into_arrow()
+            .map_err(|e| TableError::SchemaMismatch {
+                table: table.to_string(),
+                details: format!("the table schema has no arrow form: {e}"),
+            })?;
+    Ok(Arc::new(arrow))
+}
+
+/// A DataFusion session for reads and merges: classic (non-view) string
+/// types, and no work stealing between file groups so a partition reads only
+/// its own files (the CDF reader relies on it for version order).
+fn session() -> Result<SessionContext, DeltaTableError> {
+    let overrides = HashMap::from([
+        (
+            "datafusion.execution.parquet.schema_force_view_types".to_string(),
+            "false".to_string(),
+        ),
+        (
+            "datafusion.execution.enable_file_stream_work_stealing".to_string(),
+            "false".to_string(),
+        ),
+    ]);
+    Ok(
+        deltalake::delta_datafusion::DeltaSessionContext::new_with_session_overrides(&overrides)?
+            .into_inner(),
+    )
+}
+
+fn version_i64(version: u64) -> i64 {
+    i64::try_from(version).expect("invariant: delta versions fit in i64")
+}

@@ -1,0 +1,88 @@
+//! The pipeline's error type: the errors of the layers below, each keeping
+//! its class, plus the identity of the stage that failed.
+
+use std::path::PathBuf;
+
+use ingot_core::{ErrorClass, io_class};
+use ingot_delta::TableError;
+use ingot_kafka::SourceError;
+use ingot_sandbox::RuntimeError;
+
+use crate::{config::ConfigError, deployments::DeploymentsError};
+
+/// Any error of running a pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The pipeline file.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Kafka.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// Delta tables.
+    #[error(transparent)]
+    Table(#[from] TableError),
+    /// Wasm modules.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// The record of deployed modules.
+    #[error(transparent)]
+    Deployments(#[from] DeploymentsError),
+    /// A file or folder ingot reads or writes besides the tables.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Something this build of ingot does not do yet.
+    #[error("not supported yet: {what}")]
+    Unsupported {
+        /// What was asked for, with the identifiers of the thing at fault.
+        what: String,
+    },
+    /// A stage failed; wraps the cause with the stage's identity.
+    #[error("stage {pipeline}/{stage} failed: {source}")]
+    Stage {
+        /// Pipeline name.
+        pipeline: String,
+        /// Stage name.
+        stage: String,
+        /// What went wrong.
+        #[source]
+        source: Box<Error>,
+    },
+    /// A broken invariant inside ingot: a bug.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// Whether this is a Delta commit conflict: another writer got there
+    /// first, and redoing the work from the new table state is the answer.
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            Error::Table(TableError::Conflict { .. }) => true,
+            Error::Stage { source, .. } => source.is_conflict(),
+            _ => false,
+        }
+    }
+
+    /// Who has to act on this error.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::Config(_) | Error::Unsupported { .. } => ErrorClass::User,
+            Error::Source(e) => e.class(),
+            Error::Table(e) => e.class(),
+            Error::Runtime(e) => e.class(),
+            Error::Deployments(e) => e.class(),
+            Error::Io { source, .. } => io_class(source),
+            Error::Stage { source, .. } => source.class(),
+            Error::Internal(_) => ErrorClass::Internal,
+        }
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

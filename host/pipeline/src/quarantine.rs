@@ -1,0 +1,163 @@
+//! A stage's quarantine table: the input rows its module refused, each with
+//! the reason and where it came from, so nothing is lost on bad input and a
+//! person can fix and replay it.
+
+use std::sync::Arc;
+
+use ingot_core::arrow::{
+    array::{ArrayRef, AsArray, Int64Array, RecordBatch, StringArray},
+    datatypes::{DataType, Field, Int64Type, Schema, SchemaRef},
+    json::LineDelimitedWriter,
+};
+
+use crate::{Error, Result};
+
+/// The schema of every quarantine table.
+pub fn schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("source_version", DataType::Int64, true),
+        Field::new("change_type", DataType::Utf8, true),
+        Field::new("reason", DataType::Utf8, false),
+        Field::new("row", DataType::Utf8, false),
+    ]))
+}
+
+/// One refused input row.
+#[derive(Debug, Clone)]
+pub struct Reject {
+    source_version: Option<i64>,
+    change_type: Option<String>,
+    reason: String,
+    row: String,
+}
+
+impl Reject {
+    /// Captures row `row` of `batch` (as a JSON object) with `reason`. A row
+    /// index out of range is recorded as such rather than dropped.
+    pub fn new(batch: &RecordBatch, row: usize, reason: String) -> Self {
+        if row >= batch.num_rows() {
+            return Self {
+                source_version: None,
+                change_type: None,
+                reason: format!(
+                    "{reason} (module rejected row {row} of a {}-row batch)",
+                    batch.num_rows()
+                ),
+                row: String::new(),
+            };
+        }
+        let version = batch
+            .column_by_name("_commit_version")
+            .and_then(|c| c.as_primitive_opt::<Int64Type>().map(|a| a.value(row)));
+        let change_type = batch
+            .column_by_name("_change_type")
+            .and_then(|c| c.as_string_opt::<i32>().map(|a| a.value(row).to_owned()));
+        Self {
+            source_version: version,
+            change_type,
+            reason,
+            row: row_json(&batch.slice(row, 1)),
+        }
+    }
+}
+
+/// Renders one row as JSON; byte columns (Kafka keys and values) are shown
+/// as text where they are UTF-8, which is what a person wants to read.
+fn row_json(row: &RecordBatch) -> String {
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (field, column) in row.schema().fields().iter().zip(row.columns()) {
+        if let Some(bytes) = column.as_binary_opt::<i32>() {
+            let text: StringArray = bytes
+                .iter()
+                .map(|v| v.map(String::from_utf8_lossy))
+                .collect();
+            fields.push(Field::new(field.name(), DataType::Utf8, true));
+            columns.push(Arc::new(text));
+        } else {
+            fields.push(field.as_ref().clone());
+            columns.push(Arc::clone(column));
+        }
+    }
+    let row = match RecordBatch::try_new(Arc::new(Schema::new(fields)), columns) {
+        Ok(row) => row,
+        Err(e) => return format!("{{\"unrenderable\":\"{e}\"}}"),
+    };
+    let mut out = Vec::new();
+    let mut writer = LineDelimitedWriter::new(&mut out);
+    let written = writer.write(&row).and_then(|()| writer.finish());
+    match written {
+        Ok(()) => String::from_utf8_lossy(&out).trim_end().to_owned(),
+        Err(e) => format!("{{\"unrenderable\":\"{e}\"}}"),
+    }
+}
+
+/// The rows of `batches` whose rendering (as in the quarantine's `row`
+/// column) is one of `wanted`, each wanted rendering matched once; returns
+/// them and the renderings not found.
+pub fn select_rows(
+    batches: &[RecordBatch],
+    wanted: Vec<String>,
+) -> (Vec<RecordBatch>, Vec<String>) {
+    let mut left: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for w in wanted {
+        *left.entry(w).or_default() += 1;
+    }
+    let mut found = Vec::new();
+    for batch in batches {
+        for i in 0..batch.num_rows() {
+            if left.is_empty() {
+                break;
+            }
+            let json = row_json(&batch.slice(i, 1));
+            if let Some(n) = left.get_mut(&json) {
+                *n -= 1;
+                if *n == 0 {
+                    left.remove(&json);
+                }
+                found.push(batch.slice(i, 1));
+            }
+        }
+    }
+    let missing = left
+        .into_iter()
+        .flat_map(|(json, n)| std::iter::repeat_n(json, n))
+        .collect();
+    (found, missing)
+}
+
+/// The quarantine rows as one batch.
+///
+/// # Errors
+///
+/// Never in practice: the columns are built to the schema.
+pub fn batch(rejects: &[Reject]) -> Result<RecordBatch> {
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(
+            rejects
+                .iter()
+                .map(|r| r.source_version)
+                .collect::<Int64Array>(),
+        ),
+        Arc::new(
+            rejects
+                .iter()
+                .map(|r| r.change_type.as_deref())
+                .collect::<StringArray>(),
+        ),
+        Arc::new(
+            rejects
+                .iter()
+                .map(|r| Some(r.reason.as_str()))
+                .collect::<StringArray>(),
+        ),
+        Arc::new(
+            rejects
+                .iter()
+                .map(|r| Some(r.row.as_str()))
+                .collect::<StringArray>(),
+        ),
+    ];
+    RecordBatch::try_new(schema(), columns)
+        .map_err(|e| Error::Internal(format!("quarantine batch: {e}")))
+}

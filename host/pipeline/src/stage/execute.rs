@@ -1,0 +1,349 @@
+//! Running a stage's module over a range of changes: the one execution path
+//! of a step, of `ingot reprocess` and of the deploy dry run.
+//!
+//! A call hands the changes to the module in slices of `batch-rows`, on a
+//! blocking thread, holding a permit of the tenant's gate. A range the
+//! module keeps failing on (a trap, a timeout, running out of memory, an
+//! oversized output, or output the table refuses) is retried
+//! `max-attempts` times with backoff, then isolated: the range is cut in
+//! slices and halved down to single rows, and the rows the module fails on
+//! become rejects with the error as their reason, so the stage moves on.
+//! Isolation spends at most [`ISOLATION_FAILURES`] failing calls per range;
+//! past that, the rest of the failing rows are rejected untried. A failed
+//! call drops its instance (a trap may have poisoned it); the next call
+//! builds a new one.
+
+use std::{collections::VecDeque, sync::Arc, time::Duration};
+
+use ingot_core::{StageId, arrow::array::RecordBatch, short_digest};
+use ingot_sandbox::{Instance, Limits, Module, Runtime, RuntimeError};
+use tokio::sync::Semaphore;
+
+use ingot_core::ErrorClass;
+
+use crate::{Error, Result, quarantine::Reject};
+
+/// Failing calls isolation may spend on one range before it quarantines
+/// the rest of the failing rows untried: bounds a step's time when the
+/// module fails on everything (32 deadlines at most), while leaving room to
+/// narrow down a few poison rows (about ten failing calls each in a range
+/// of a thousand rows).
+pub const ISOLATION_FAILURES: u32 = 32;
+
+/// What running the module over a range produced.
+#[derive(Default)]
+pub struct Processed {
+    /// The output batches, in input order.
+    pub outputs: Vec<RecordBatch>,
+    /// Rows the module rejected, and rows it failed on.
+    pub rejects: Vec<Reject>,
+    /// The last error, when no call succeeded.
+    pub failure: Option<Error>,
+}
+
+/// How the module of a stage is run.
+#[derive(Debug, Clone)]
+pub struct ExecuteSettings {
+    /// Sandbox limits of every instance.
+    pub limits: Limits,
+    /// Rows per call into the module.
+    pub batch_rows: usize,
+    /// Attempts at a failing range before isolation.
+    pub max_attempts: u32,
+}
+
+/// A check of a call's output (that the output table would accept it); a
+/// failing check fails the call like a trap would.
+pub trait OutputCheck {
+    /// Checks `outputs` of one call.
+    ///
+    /// # Errors
+    /// Why the table would refuse them.
+    fn check(&mut self, outputs: &[RecordBatch]) -> Result<()>;
+}
+
+/// No check: every output is accepted.
+impl OutputCheck for () {
+    fn check(&mut self, _outputs: &[RecordBatch]) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The module of one stage and the instance it runs in.
+pub struct Executor {
+    id: StageId,
+    runtime: Arc<Runtime>,
+    module: Arc<Module>,
+    init_config: Vec<(String, String)>,
+    settings: ExecuteSettings,
+    gate: Option<Arc<Semaphore>>,
+    instance: Option<Instance>,
+}
+
+impl Executor {
+    /// An executor of `module` for stage `id`, with an instance created and
+    /// initialised with `init_config` now, so a failing `init` is reported
+    /// before anything runs.
+    ///
+    /// # Errors
+    /// [`RuntimeError`] when the instance cannot be created or `init` fails.
+    pub fn new(
+        id: StageId,
+        runtime: Arc<Runtime>,
+        module: Arc<Module>,
+        init_config: Vec<(String, String)>,
+        settings: ExecuteSettings,
+    ) -> Result<Self, RuntimeError> {
+        let instance = Instance::new(
+            &runtime,
+            Arc::clone(&module),
+            id.clone(),
+            &settings.limits,
+            &init_config,
+        )?;
+        Ok(Executor {
+            id,
+            runtime,
+            module,
+            init_config,
+            settings,
+            gate: None,
+            instance: Some(instance),
+        })
+    }
+
+    /// Makes every call hold a permit of `gate` (its tenant's), so a
+    /// tenant's modules occupy at most that many threads.
+    pub fn set_gate(&mut self, gate: Arc<Semaphore>) {
+        self.gate = Some(gate);
+    }
+
+    /// The runtime the module runs in.
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    /// The module that runs now.
+    pub fn module(&self) -> &Arc<Module> {
+        &self.module
+    }
+
+    /// The configuration its instances are initialised with.
+    pub fn init_config(&self) -> &[(String, String)] {
+        &self.init_config
+    }
+
+    /// Switches to `module` initialised with `init_config`; the current
+    /// module stays if the new one cannot be instantiated.
+    ///
+    /// # Errors
+    /// [`RuntimeError`] when the instance cannot be created or `init` fails.
+    pub fn switch(
+        &mut self,
+        module: Arc<Module>,
+        init_config: Vec<(String, String)>,
+    ) -> Result<(), RuntimeError> {
+        let instance = Instance::new(
+            &self.runtime,
+            Arc::clone(&module),
+            self.id.clone(),
+            &self.settings.limits,
+            &init_config,
+        )?;
+        self.module = module;
+        self.init_config = init_config;
+        self.instance = Some(instance);
+        Ok(())
+    }
+
+    /// Runs the module over `changes` at `processing_time`, with retries and
+    /// isolation (see the module docs); `check` vets each call's output.
+    ///
+    /// # Errors
+    /// Only errors that are not the module's (internal ones); the module's
+    /// failures end in [`Processed::rejects`].
+    pub async fn run(
+        &mut self,
+        changes: Vec<RecordBatch>,
+        processing_time: i64,
+        check: &mut (dyn OutputCheck + Send),
+    ) -> Result<Processed> {
+        let changes = Arc::new(changes);
+        let mut attempt = 0;
+        let last = loop {
+            attempt += 1;
+            match self
+                .call(Arc::clone(&changes), processing_time, check)
+                .await
+            {
+                Ok((outputs, rejects)) => {
+                    return Ok(Processed {
+                        outputs,
+                        rejects,
+                        failure: None,
+                    });
+                }
+                Err(e) if e.class() != ErrorClass::User => return Err(e),
+                Err(e) if attempt < self.settings.max_attempts => {
+                    let backoff = Duration::from_millis(200 << attempt.min(6));
+                    tracing::warn!(
+                        module = %short_digest(self.module.digest()), attempt, error = %e, ?backoff,
+                        "batch failed, retrying"
+                    );
+                    tokio::time::sleep(backoff).await;
+                }
+                Err(e) => break e,
+            }
+        };
+        tracing::warn!(
+            module = %short_digest(self.module.digest()), attempts = attempt, error = %last,
+            "batch failed every attempt; isolating the rows the module fails on"
+        );
+        self.isolate(&changes, processing_time, last, check).await
+    }
+
+    /// Cuts the range into slices and halves the failing ones down to
+    /// single rows; rows the module fails on alone are rejected with the
+    /// error, and so is every failing slice once [`ISOLATION_FAILURES`]
+    /// failing calls are spent.
+    async fn isolate(
+        &mut self,
+        changes: &[RecordBatch],
+        processing_time: i64,
+        mut last: Error,
+        check: &mut (dyn OutputCheck + Send),
+    ) -> Result<Processed> {
+        let mut work: VecDeque<RecordBatch> = changes
+            .iter()
+            .flat_map(|b| slices(b, self.settings.batch_rows))
+            .collect();
+        let mut budget = ISOLATION_FAILURES;
+        let mut done = Processed::default();
+        let mut succeeded = false;
+        while let Some(slice) = work.pop_front() {
+            let rows = slice.num_rows();
+            if budget == 0 {
+                let reason = format!(
+                    "not tried: the module failed {ISOLATION_FAILURES} times isolating this range; last error: {last}"
+                );
+                reject_all(&mut done.rejects, &slice, &reason);
+                continue;
+            }
+            let called = self
+                .call(Arc::new(vec![slice.clone()]), processing_time, check)
+                .await;
+            match called {
+                Ok((outputs, rejects)) => {
+                    succeeded = true;
+                    done.outputs.extend(outputs);
+                    done.rejects.extend(rejects);
+                }
+                Err(e) if e.class() != ErrorClass::User => return Err(e),
+                Err(e) => {
+                    budget -= 1;
+                    if rows <= 1 || budget == 0 {
+                        let reason = if rows <= 1 {
+                            format!("the module fails on this row: {e}")
+                        } else {
+                            format!("the module fails on this slice of {rows} rows: {e}")
+                        };
+                        reject_all(&mut done.rejects, &slice, &reason);
+                    } else {
+                        let half = rows / 2;
+                        work.push_front(slice.slice(half, rows - half));
+                        work.push_front(slice.slice(0, half));
+                    }
+                    last = e;
+                }
+            }
+        }
+        if !succeeded {
+            done.failure = Some(last);
+        }
+        Ok(done)
+    }
+
+    /// One call into the module over `changes` (in slices of `batch-rows`),
+    /// holding a permit of the tenant's gate, then `check` of its output.
+    /// No retry, no isolation: the deploy dry run calls this directly.
+    ///
+    /// # Errors
+    /// The module's failure ([`Error::Runtime`]), a refused output, or an
+    /// internal error.
+    pub async fn call(
+        &mut self,
+        changes: Arc<Vec<RecordBatch>>,
+        processing_time: i64,
+        check: &mut (dyn OutputCheck + Send),
+    ) -> Result<(Vec<RecordBatch>, Vec<Reject>)> {
+        let instance = match self.instance.take() {
+            Some(i) => i,
+            None => Instance::new(
+                &self.runtime,
+                Arc::clone(&self.module),
+                self.id.clone(),
+                &self.settings.limits,
+                &self.init_config,
+            )?,
+        };
+        let permit = match &self.gate {
+            Some(gate) => Some(
+                Arc::clone(gate)
+                    .acquire_owned()
+                    .await
+                    .map_err(|e| Error::Internal(format!("tenant gate closed: {e}")))?,
+            ),
+            None => None,
+        };
+        let batch_rows = self.settings.batch_rows;
+        let (instance, result) = tokio::task::spawn_blocking(move || {
+            let mut instance = instance;
+            let result = run_module(&mut instance, &changes, batch_rows, processing_time);
+            (instance, result)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("stage worker panicked: {e}")))?;
+        drop(permit);
+        let (outputs, rejects) = result?;
+        self.instance = Some(instance);
+        check.check(&outputs)?;
+        Ok((outputs, rejects))
+    }
+}
+
+/// `batch` cut into slices of at most `rows` rows (one empty slice for an
+/// empty batch, so the module still sees it).
+fn slices(batch: &RecordBatch, rows: usize) -> Vec<RecordBatch> {
+    if batch.num_rows() == 0 {
+        return vec![batch.clone()];
+    }
+    (0..batch.num_rows())
+        .step_by(rows.max(1))
+        .map(|offset| batch.slice(offset, rows.min(batch.num_rows() - offset)))
+        .collect()
+}
+
+/// Rejects every row of `slice` with `reason`.
+fn reject_all(rejects: &mut Vec<Reject>, slice: &RecordBatch, reason: &str) {
+    rejects.extend((0..slice.num_rows()).map(|row| Reject::new(slice, row, reason.to_owned())));
+}
+
+/// Calls the module on `changes` in slices of `batch_rows`.
+fn run_module(
+    instance: &mut Instance,
+    changes: &[RecordBatch],
+    batch_rows: usize,
+    processing_time: i64,
+) -> Result<(Vec<RecordBatch>, Vec<Reject>), RuntimeError> {
+    instance.set_processing_time(processing_time);
+    let mut outputs = Vec::new();
+    let mut rejects = Vec::new();
+    for slice in changes.iter().flat_map(|b| slices(b, batch_rows)) {
+        let processed = instance.process(&slice)?;
+        for r in processed.rejected {
+            rejects.push(Reject::new(&slice, r.row as usize, r.reason));
+        }
+        outputs.push(processed.batch);
+    }
+    Ok((outputs, rejects))
+}

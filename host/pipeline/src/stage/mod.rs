@@ -1,0 +1,337 @@
+//! One stage: input CDF -> Wasm module -> output table, exactly once.
+//!
+//! A [`StageRunner::step`] is a loop over small parts:
+//!
+//! 1. follow the registry: switch to a newly deployed module between two
+//!    steps ([`crate::swap`]);
+//! 2. read the progress and choose the range ([`progress`]: the whole
+//!    exactly-once protocol, its txn ids and crash points);
+//! 3. read the input's Change Data Feed over the range and run the module
+//!    over it, with retries and poison-row isolation ([`execute`]);
+//! 4. commit the rejects, tombstones and output ([`sink`]): where a stage
+//!    commits.
+//!
+//! `ingot reprocess` ([`StageRunner::reprocess`]) reuses the same parts with
+//! its own txn. A step in which no call succeeded leaves the stage
+//! *failing*, with the last error ([`StageRunner::failure`]).
+
+pub mod execute;
+pub mod progress;
+mod reprocess;
+pub mod sink;
+
+use std::{sync::Arc, time::Duration};
+
+use ingot_core::{Layout, StageId, arrow::array::RecordBatch, clock::now_micros, short_digest};
+use ingot_delta::{Table, WriteMode};
+use ingot_sandbox::{Limits, Runtime};
+use tokio::sync::Semaphore;
+use tracing::Instrument as _;
+
+use crate::{
+    Error, Result,
+    config::{PipelineConfig, StageConfig},
+    deployments::Registry,
+    swap::ModuleWatch,
+};
+use execute::{ExecuteSettings, Executor, Processed};
+use progress::{NothingToCommit, Produced, Progress};
+use sink::Sinks;
+
+pub use execute::ISOLATION_FAILURES;
+pub use reprocess::Reprocessed;
+
+/// What one step did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// The input holds nothing new (or does not exist yet).
+    Idle,
+    /// One output commit.
+    Committed {
+        /// First input version consumed.
+        from: i64,
+        /// Last input version consumed (the new txn version).
+        to: i64,
+        /// Input change rows read.
+        rows_in: usize,
+        /// Output rows written.
+        rows_out: usize,
+        /// Input rows quarantined.
+        rejected: usize,
+        /// The output table's new version (the quarantine's when the step
+        /// wrote only there).
+        version: i64,
+        /// Whether every call into the module failed (the rows went to the
+        /// quarantine); [`StageRunner::failure`] holds the last error.
+        failing: bool,
+    },
+}
+
+/// Runs one stage of a pipeline.
+pub struct StageRunner {
+    id: StageId,
+    layout: Layout,
+    span: tracing::Span,
+    input_uri: String,
+    input: Option<Table>,
+    progress: Progress,
+    executor: Executor,
+    sinks: Sinks,
+    watch: ModuleWatch,
+    failure: Option<Error>,
+    /// The input version this stage was last found caught up at: while the
+    /// input stays there, a step is idle without reading the output and
+    /// quarantine tables (most stages of a busy host are idle most of the
+    /// time).
+    caught_up_at: Option<i64>,
+}
+
+/// The sandbox limits of a stage's module.
+pub fn limits_of(stage: &StageConfig) -> Limits {
+    let l = &stage.limits;
+    Limits {
+        memory_bytes: l.memory_mib << 20,
+        call_timeout: Duration::from_millis(l.call_timeout_ms),
+        max_output_bytes: l.max_output_mib << 20,
+    }
+}
+
+/// How a stage's module is run.
+pub fn execute_settings(stage: &StageConfig) -> ExecuteSettings {
+    ExecuteSettings {
+        limits: limits_of(stage),
+        batch_rows: stage.batch_rows,
+        max_attempts: stage.limits.max_attempts,
+    }
+}
+
+impl StageRunner {
+    /// Loads stage `index` of `config`: the module is compiled (or taken from
+    /// the cache) and an instance is created and initialised, so a bad module
+    /// or config fails here, before anything is written.
+    ///
+    /// # Errors
+    ///
+    /// [`ingot_sandbox::RuntimeError`] naming the module and stage.
+    pub fn new(config: &PipelineConfig, index: usize, runtime: Arc<Runtime>) -> Result<Self> {
+        let stage = &config.stages[index];
+        let layout = config.layout();
+        let id = StageId::new(&config.tenant, &config.name, &stage.name);
+        let module = runtime.load(&stage.module)?;
+        let executor = Executor::new(
+            id.clone(),
+            runtime,
+            module,
+            stage.init_config(),
+            execute_settings(stage),
+        )?;
+        let mode = stage.mode.clone();
+        // An upsert that can order (sequence) and delete keeps tombstones.
+        let tombstones = matches!(
+            &mode,
+            WriteMode::Upsert {
+                sequence: Some(_),
+                delete_column: Some(_),
+                ..
+            }
+        )
+        .then(|| layout.tombstones_uri(&stage.name));
+        let input_uri = layout.table_uri(config.stage_input(index));
+        Ok(Self {
+            span: tracing::info_span!("stage", tenant = %id.tenant, pipeline = %id.pipeline, stage = %id.stage),
+            progress: Progress::stage(
+                &layout,
+                &stage.name,
+                input_uri.clone(),
+                stage.max_versions_per_commit,
+            ),
+            sinks: Sinks::new(
+                layout.table_uri(&stage.name),
+                layout.quarantine_uri(&stage.name),
+                mode,
+                tombstones,
+            ),
+            watch: ModuleWatch::new(Registry::for_pipeline(config)?, &config.name, &stage.name),
+            input_uri,
+            input: None,
+            layout,
+            id,
+            executor,
+            failure: None,
+            caught_up_at: None,
+        })
+    }
+
+    /// The stage's identity.
+    pub fn id(&self) -> &StageId {
+        &self.id
+    }
+
+    /// Makes every call into the module hold a permit of `gate` (its
+    /// tenant's), so a tenant's modules occupy at most that many threads.
+    pub fn set_gate(&mut self, gate: Arc<Semaphore>) {
+        self.executor.set_gate(gate);
+    }
+
+    /// The module that runs now.
+    pub fn module(&self) -> &ingot_sandbox::Module {
+        self.executor.module()
+    }
+
+    /// The last error of the module if the last step failed on every call
+    /// (its rows are in the quarantine); None once a call succeeds again.
+    pub fn failure(&self) -> Option<&Error> {
+        self.failure.as_ref()
+    }
+
+    /// Takes the failure [`StageRunner::failure`] holds, wrapped with the
+    /// stage's identity.
+    pub fn take_failure(&mut self) -> Option<Error> {
+        self.failure.take().map(|source| self.wrap(source))
+    }
+
+    /// Input versions: the last one processed and the latest seen.
+    pub fn progress(&self) -> (Option<i64>, Option<i64>) {
+        (
+            self.sinks.observed(&self.progress).processed(),
+            self.input.as_ref().map(Table::version),
+        )
+    }
+
+    /// Processes the next range of input versions, if any, in one output
+    /// commit. Rows the module rejects or keeps failing on go to the
+    /// quarantine first; see [`progress`].
+    ///
+    /// # Errors
+    ///
+    /// Table errors (a conflict, storage), internal errors, and a module
+    /// failing on a range with nothing to quarantine; in each case nothing
+    /// of the range was committed to the output.
+    pub async fn step(&mut self) -> Result<StepOutcome> {
+        let span = self.span.clone();
+        let result = self.step_inner().instrument(span).await;
+        result.map_err(|source| self.wrap(source))
+    }
+
+    fn wrap(&self, source: Error) -> Error {
+        Error::Stage {
+            pipeline: self.id.pipeline.clone(),
+            stage: self.id.stage.clone(),
+            source: Box::new(source),
+        }
+    }
+
+    async fn step_inner(&mut self) -> Result<StepOutcome> {
+        self.follow_registry().await?;
+        let Some(latest) = sink::refresh_or_open(&mut self.input, &self.input_uri)
+            .await?
+            .map(Table::version)
+        else {
+            return Ok(StepOutcome::Idle);
+        };
+        if self.caught_up_at == Some(latest) {
+            return Ok(StepOutcome::Idle);
+        }
+        let observed = self.sinks.observe(&self.progress).await?;
+        let Some(range) = self.progress.next_range(observed, latest) else {
+            self.caught_up_at = Some(latest);
+            return Ok(StepOutcome::Idle);
+        };
+        let input = self.input.as_ref().expect("invariant: input opened above");
+        let changes = input.changes(range.from, range.to).await?;
+        let changes = if changes.is_empty() {
+            // A zero-row batch of the input's CDF schema, so the module
+            // still reports its output schema when a range holds no changes.
+            vec![RecordBatch::new_empty(input.change_schema())]
+        } else {
+            changes
+        };
+        let rows_in = changes.iter().map(RecordBatch::num_rows).sum();
+        let Processed {
+            outputs,
+            rejects,
+            failure,
+        } = self
+            .executor
+            .run(changes, now_micros(), &mut self.sinks.output_check())
+            .await?;
+        let digest = self.executor.module().digest().to_owned();
+        if let Some(e) = &failure {
+            tracing::error!(
+                module = %short_digest(&digest), from = range.from, to = range.to,
+                quarantined = rejects.len(), error = %e,
+                "the module failed on every call of this range; its rows are quarantined"
+            );
+        }
+        let produced = Produced {
+            has_output: !outputs.is_empty(),
+            has_rejects: !rejects.is_empty(),
+            output_exists: self.sinks.output().is_some(),
+        };
+        let plan = match self.progress.plan(range, observed, produced, &digest) {
+            Ok(plan) => plan,
+            Err(NothingToCommit) => {
+                return Err(failure.unwrap_or_else(|| {
+                    Error::Internal("a step produced neither output nor quarantined rows".into())
+                }));
+            }
+        };
+        let failing = failure.is_some();
+        self.failure = failure;
+        let written = self.sinks.commit(plan, outputs, &rejects).await?;
+        tracing::info!(
+            module = %short_digest(&digest), from = range.from, to = range.to, rows_in,
+            rows_out = written.rows_out, rejected = rejects.len(), version = written.version,
+            "stage commit"
+        );
+        Ok(StepOutcome::Committed {
+            from: range.from,
+            to: range.to,
+            rows_in,
+            rows_out: written.rows_out,
+            rejected: rejects.len(),
+            version: written.version,
+            failing,
+        })
+    }
+
+    /// Switches to the module the registry names for this stage, if it
+    /// names another one and it loads and initialises; otherwise keeps the
+    /// module it has. A registry that cannot be read fails the step only
+    /// before the first poll (a restarted host must not run a module it was
+    /// told to replace).
+    async fn follow_registry(&mut self) -> Result<()> {
+        let first = !self.watch.has_polled();
+        let current = self.executor.module().digest().to_owned();
+        let deployment = match self.watch.poll(&current, self.executor.init_config()).await {
+            Ok(Some(d)) => d,
+            Ok(None) => return Ok(()),
+            Err(e) if first => return Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the module registry; keeping the current module");
+                return Ok(());
+            }
+        };
+        let path = self.watch.module_path(&deployment);
+        let switched = self
+            .executor
+            .runtime()
+            .load(&path)
+            .and_then(|module| self.executor.switch(module, deployment.init_config()));
+        match switched {
+            Ok(()) => tracing::info!(
+                from = %short_digest(&current), to = %short_digest(&deployment.digest),
+                deployment = ?deployment.version, action = ?deployment.action,
+                "module switched"
+            ),
+            Err(e) => {
+                tracing::error!(
+                    module = %short_digest(&deployment.digest), deployment = ?deployment.version,
+                    error = %e, "cannot switch to the deployed module; keeping the current one"
+                );
+                self.watch.refuse(&deployment);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,331 @@
+//! What each stage of a running pipeline is doing, kept with the lake so
+//! `ingot status` works for a fleet of hosts and needs no server.
+//!
+//! Each host writes one JSON document per pipeline it runs, at
+//! `<lake>/<tenant>/_registry/status/<pipeline>/<host>.json`: rewritten
+//! (atomically, by a rename) at most every [`SAVE_INTERVAL`] while the
+//! pipeline runs, and when its run ends. A reader sees every host's view
+//! and how old each is.
+
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use serde::{Deserialize, Serialize};
+
+use ingot_core::clock::now_micros;
+
+use crate::{
+    Error, Result,
+    config::PipelineConfig,
+    deployments::{self, DeploymentsError},
+    stage::{StageRunner, StepOutcome},
+};
+
+/// How often a running pipeline rewrites its status at most.
+pub const SAVE_INTERVAL: Duration = Duration::from_secs(2);
+
+/// One host's view of one pipeline.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PipelineStatus {
+    /// The tenant.
+    pub tenant: String,
+    /// The pipeline.
+    pub pipeline: String,
+    /// The host that wrote this (its hostname).
+    pub host: String,
+    /// The writing process.
+    pub pid: u32,
+    /// When this host started the pipeline, in µs since the epoch (UTC).
+    pub started_at: i64,
+    /// When this was written, in µs since the epoch (UTC).
+    pub updated_at: i64,
+    /// Whether the run had ended when this was written.
+    pub stopped: bool,
+    /// Why the pipeline could not start, or stopped, if it did.
+    pub error: Option<String>,
+    /// Its stages, in order.
+    pub stages: Vec<StageStatus>,
+}
+
+/// What a stage is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    /// Its last step succeeded (or it has not stepped yet).
+    Healthy,
+    /// Its last step failed with a storage or internal error; it retries
+    /// with backoff.
+    Retrying,
+    /// The module failed on every call of its last step: the rows went to
+    /// the quarantine and `last_error` says why.
+    Failed,
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `pad`, so tables can align it.
+        f.pad(match self {
+            State::Healthy => "healthy",
+            State::Retrying => "retrying",
+            State::Failed => "failed",
+        })
+    }
+}
+
+/// One stage's status.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StageStatus {
+    /// The stage.
+    pub stage: String,
+    /// What it is doing.
+    pub state: State,
+    /// The sha256 of the module it runs.
+    pub module: String,
+    /// The last input version processed.
+    pub input_done: Option<i64>,
+    /// The latest input version seen.
+    pub input_latest: Option<i64>,
+    /// When it last committed, in µs since the epoch.
+    pub last_commit_at: Option<i64>,
+    /// Commits in this run.
+    pub commits: u64,
+    /// Input rows in this run.
+    pub rows_in: u64,
+    /// Output rows in this run.
+    pub rows_out: u64,
+    /// Rows quarantined in this run.
+    pub quarantined: u64,
+    /// The last error, while `state` is not healthy.
+    pub last_error: Option<String>,
+}
+
+/// The status a pipeline run keeps and saves.
+#[derive(Debug)]
+pub struct StatusBoard {
+    path: Option<PathBuf>,
+    status: PipelineStatus,
+    saved: Option<Instant>,
+}
+
+impl StatusBoard {
+    /// A board for `config`'s stages; `path` None (a lake that is not
+    /// local) keeps it in memory only.
+    pub fn new(config: &PipelineConfig, stages: &[StageRunner]) -> Self {
+        let path = status_file(config, &host_name())
+            .map_err(|e| tracing::warn!(pipeline = %config.name, error = %e, "stage status is not saved"))
+            .ok();
+        Self {
+            path,
+            status: PipelineStatus {
+                tenant: config.tenant.clone(),
+                pipeline: config.name.clone(),
+                host: host_name(),
+                pid: std::process::id(),
+                started_at: now_micros(),
+                updated_at: now_micros(),
+                stopped: false,
+                error: None,
+                stages: stages
+                    .iter()
+                    .map(|s| StageStatus {
+                        stage: s.id().stage.clone(),
+                        state: State::Healthy,
+                        module: s.module().digest().to_owned(),
+                        input_done: None,
+                        input_latest: None,
+                        last_commit_at: None,
+                        commits: 0,
+                        rows_in: 0,
+                        rows_out: 0,
+                        quarantined: 0,
+                        last_error: None,
+                    })
+                    .collect(),
+            },
+            saved: None,
+        }
+    }
+
+    /// A board for a pipeline that could not start, holding why.
+    pub fn not_started(config: &PipelineConfig, error: &Error) -> Self {
+        let mut board = Self::new(config, &[]);
+        board.stopped_by(error);
+        board
+    }
+
+    /// Records the error that stopped (or kept from starting) the pipeline.
+    pub fn stopped_by(&mut self, error: &Error) {
+        self.status.error = Some(error.to_string());
+    }
+
+    /// Marks the start of a run.
+    pub fn start(&mut self) {
+        self.status.started_at = now_micros();
+        self.save(true, false);
+    }
+
+    /// Records the outcome of stage `i`'s step.
+    pub fn record(&mut self, i: usize, stage: &StageRunner, outcome: &Result<StepOutcome>) {
+        let Some(s) = self.status.stages.get_mut(i) else {
+            return;
+        };
+        s.module = stage.module().digest().to_owned();
+        (s.input_done, s.input_latest) = stage.progress();
+        match outcome {
+            // Caught up: a failed stage stays failed until a call succeeds.
+            Ok(StepOutcome::Idle) if s.state == State::Failed => {}
+            Ok(StepOutcome::Idle) => {
+                s.state = State::Healthy;
+                s.last_error = None;
+            }
+            Ok(StepOutcome::Committed {
+                rows_in,
+                rows_out,
+                rejected,
+                failing,
+                ..
+            }) => {
+                s.commits += 1;
+                s.rows_in += *rows_in as u64;
+                s.rows_out += *rows_out as u64;
+                s.quarantined += *rejected as u64;
+                s.last_commit_at = Some(now_micros());
+                (s.state, s.last_error) = match (*failing, stage.failure()) {
+                    (true, Some(e)) => (State::Failed, Some(e.to_string())),
+                    _ => (State::Healthy, None),
+                };
+            }
+            Err(e) if e.is_conflict() => {}
+            Err(e) => {
+                s.state = State::Retrying;
+                s.last_error = Some(e.to_string());
+            }
+        }
+    }
+
+    /// Marks stage `i` failed with `error` (a run that gave up on it).
+    pub fn give_up(&mut self, i: usize, error: &Error) {
+        if let Some(s) = self.status.stages.get_mut(i) {
+            s.state = State::Failed;
+            s.last_error = Some(error.to_string());
+        }
+    }
+
+    /// Writes the status if [`SAVE_INTERVAL`] has passed since the last
+    /// write, or at once with `now`. A failed write is logged: status is
+    /// for people, and must never stop the data.
+    pub fn save(&mut self, now: bool, stopped: bool) {
+        if !now && self.saved.is_some_and(|t| t.elapsed() < SAVE_INTERVAL) {
+            return;
+        }
+        self.saved = Some(Instant::now());
+        self.status.updated_at = now_micros();
+        self.status.stopped = stopped;
+        let Some(path) = &self.path else { return };
+        if let Err(e) = write_atomically(path, &self.status) {
+            tracing::warn!(pipeline = %self.status.pipeline, file = %path.display(), error = %e, "cannot save stage status");
+        }
+    }
+}
+
+/// Every host's status of `config`'s pipeline, newest first.
+///
+/// # Errors
+///
+/// [`DeploymentsError`] for a lake that is not local or a file that cannot be
+/// read or decoded.
+pub fn read(config: &PipelineConfig) -> Result<Vec<PipelineStatus>, DeploymentsError> {
+    let dir = status_dir(config)?;
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(DeploymentsError::Io { path: dir, source }),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|source| DeploymentsError::Io {
+                path: dir.clone(),
+                source,
+            })?
+            .path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).map_err(|source| DeploymentsError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let status = serde_json::from_str(&text).map_err(|e| DeploymentsError::Corrupt {
+            table: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        out.push(status);
+    }
+    out.sort_by_key(|s: &PipelineStatus| std::cmp::Reverse(s.updated_at));
+    Ok(out)
+}
+
+fn status_dir(config: &PipelineConfig) -> Result<PathBuf, DeploymentsError> {
+    let layout = config.layout();
+    deployments::local_dir(&layout, &layout.status_dir())
+}
+
+fn status_file(config: &PipelineConfig, host: &str) -> Result<PathBuf, DeploymentsError> {
+    Ok(status_dir(config)?.join(format!("{host}.json")))
+}
+
+fn write_atomically(path: &Path, status: &PipelineStatus) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let text = serde_json::to_vec_pretty(status).map_err(std::io::Error::other)?;
+    let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// This machine's hostname (`INGOT_HOST_ID` overrides it, for several
+/// hosts on one machine).
+fn host_name() -> String {
+    std::env::var("INGOT_HOST_ID")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(deployments::hostname)
+        .replace('/', "_")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saved_status_is_read_back_and_says_when_the_run_stopped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = "name = \"logs\"\ntenant = \"acme\"\n[kafka]\nbrokers = \"embedded\"\ntopics = [\"logs\"]\n[lake]\nroot = \"lake\"\n";
+        let config = PipelineConfig::parse(text, &dir.path().join("p.toml")).expect("valid");
+        assert!(read(&config).expect("no status yet").is_empty());
+        let mut board = StatusBoard::new(&config, &[]);
+        board.start();
+        let running = read(&config).expect("read");
+        assert_eq!(running.len(), 1);
+        assert_eq!(
+            (running[0].tenant.as_str(), running[0].pipeline.as_str()),
+            ("acme", "logs")
+        );
+        assert!(!running[0].stopped);
+        assert!(
+            dir.path().join("lake/acme/_registry/status/logs").is_dir(),
+            "kept with the tenant's registry"
+        );
+        board.stopped_by(&Error::Internal("the broker went away".into()));
+        board.save(true, true);
+        let stopped = &read(&config).expect("read")[0];
+        assert!(stopped.stopped && stopped.updated_at >= stopped.started_at);
+        assert_eq!(
+            stopped.error.as_deref(),
+            Some("internal error: the broker went away")
+        );
+    }
+}

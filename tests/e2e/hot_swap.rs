@@ -8,9 +8,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
+use ingot_sample::logs::{self, LogLine};
 
 use crate::harness::{
-    self, Broker, Lake, logs::LogLine, modules, run_ingot, run_ingot_ok, spawn_ingot,
+    self, Broker, Lake, modules, run_ingot, run_ingot_ok, spawn_ingot,
 };
 use crate::lake;
 use crate::medallion::{assert_tables, log_pipeline, run_once, uri};
@@ -105,7 +106,7 @@ fn deploy_then_rollback_under_load_each_record_once_each_commit_one_module() {
     let (d1, d2) = (digest(&v1), digest(&v2));
     assert_ne!(d1, d2);
 
-    let lines = harness::logs::generate(8_000, 21);
+    let lines = logs::generate(8_000, 21);
     let mut host = spawn_ingot(["run".as_ref(), pipeline.as_os_str()]);
     // A producer runs for the whole test: 40 chunks of 200 records.
     let bootstrap = broker.bootstrap();
@@ -117,7 +118,11 @@ fn deploy_then_rollback_under_load_each_record_once_each_commit_one_module() {
         }
     });
 
-    host.wait_for_log("stage=silver module=", Duration::from_secs(60));
+    // A silver commit (the stage's span names the stage, the event its module).
+    host.wait_for_log(
+        "stage=silver}: ingot_pipeline::stage: stage commit",
+        Duration::from_secs(60),
+    );
     run_ingot_ok([
         "deploy".as_ref(),
         "--pipeline".as_ref(),
@@ -127,7 +132,7 @@ fn deploy_then_rollback_under_load_each_record_once_each_commit_one_module() {
         v2.as_os_str(),
     ]);
     host.wait_for_log(
-        &format!("stage=silver module={}", &d2[..12]),
+        &format!("stage commit module={}", &d2[..12]),
         Duration::from_secs(60),
     );
     let rolled = run_ingot_ok([
@@ -197,7 +202,7 @@ fn invalid_modules_are_refused_with_the_failed_check_and_change_nothing() {
     broker.create_topic("logs", 2);
     let lake_dir = Lake::new();
     let pipeline = lake_dir.write_pipeline(&log_pipeline(&broker.bootstrap(), &lake_dir, ""));
-    let first = harness::logs::generate(1_000, 3);
+    let first = logs::generate(1_000, 3);
     harness::produce(
         &broker.bootstrap(),
         "logs",
@@ -263,7 +268,7 @@ fn invalid_modules_are_refused_with_the_failed_check_and_change_nothing() {
     );
 
     // The stage still runs the pipeline file's module.
-    let more = harness::logs::generate(1_500, 3).split_off(1_000);
+    let more = logs::generate(1_500, 3).split_off(1_000);
     harness::produce(
         &broker.bootstrap(),
         "logs",
@@ -284,7 +289,7 @@ fn a_restarted_host_runs_the_deployed_module() {
     let lake_dir = Lake::new();
     let pipeline = lake_dir.write_pipeline(&log_pipeline(&broker.bootstrap(), &lake_dir, ""));
     let v2 = another_build(&modules().log_parse, lake_dir.dir(), "v2");
-    let lines = harness::logs::generate(2_000, 5);
+    let lines = logs::generate(2_000, 5);
     let (first, second) = lines.split_at(1_000);
     harness::produce(
         &broker.bootstrap(),

@@ -3,13 +3,15 @@
 //!
 //! One test binary with a module per concern; [`harness`] holds what they
 //! share. Run them with `./dev test`, or on their own with
-//! `cargo nextest run -p ingot-host --test e2e` once `scripts/install-tansu.sh`
+//! `cargo nextest run --workspace -E 'binary(e2e)'` once `scripts/install-tansu.sh`
 //! has installed the broker.
 
 mod harness;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+use ingot_sample::logs;
 
 use harness::Broker;
 
@@ -27,7 +29,7 @@ fn harness_smoke() {
         broker.log()
     );
     broker.create_topic("smoke", 3);
-    let lines = harness::logs::generate(1000, 11);
+    let lines = logs::generate(1000, 11);
     let sent = harness::produce(
         &broker.bootstrap(),
         "smoke",

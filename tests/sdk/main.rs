@@ -2,7 +2,7 @@
 //! code run by its language's interpreter, checked against arrow-rs (the
 //! Arrow implementation the host uses).
 //!
-//! Run them with `cargo test -p ingot-host --test sdk`. The Python SDK's
+//! Run them with `cargo nextest run --workspace -E 'binary(sdk)'`. The Python SDK's
 //! need Python 3.11+ as `python3` (or the interpreter `INGOT_PYTHON` names);
 //! the JavaScript SDK's need Node.js and `guest-sdk/js/node_modules`
 //! (`./dev build-ports` installs it). A missing interpreter fails the test,

@@ -5,7 +5,7 @@ Run from the repository root::
 
     python3 -m unittest discover -s guest-sdk/python/tests -p test_ipc.py
 
-The cross test against arrow-rs (``cargo test -p ingot-host --test sdk``)
+The cross test against arrow-rs (``cargo nextest run --workspace -E 'binary(sdk)'``)
 checks the codec both ways on many more fixtures; this file needs nothing
 but CPython 3.11+.
 """

@@ -12,7 +12,7 @@
 //!
 //! Prints one markdown table. Asserts row counts only, never timings.
 //!
-//! Run: `./dev bench`, or `cargo bench -p ingot-host --bench medallion`.
+//! Run: `./dev bench`, or `cargo bench -p ingot-bench --bench medallion`.
 
 // The e2e harness's broker (Tansu on a free loopback port), shared so the
 // bench and the tests start it the same way.

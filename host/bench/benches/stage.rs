@@ -16,7 +16,7 @@
 //! the component (fresh cache), loading it from the disk cache, and
 //! instantiating it. Asserts row counts only, never timings.
 //!
-//! Run: `./dev bench`, or `cargo bench -p ingot-host --bench stage`.
+//! Run: `./dev bench`, or `cargo bench -p ingot-bench --bench stage`.
 
 #[path = "common/bronze.rs"]
 mod bronze;

@@ -23,7 +23,7 @@
 //! before each swap step so the step measured is the one that switches.
 //! Asserts which module each commit names, never timings.
 //!
-//! Run: `./dev bench swap`, or `cargo bench -p ingot-host --bench swap`.
+//! Run: `./dev bench swap`, or `cargo bench -p ingot-bench --bench swap`.
 
 #[path = "../../../tests/e2e/harness/broker.rs"]
 #[expect(
@@ -48,6 +48,7 @@ use ingot_pipeline::stage::{StageRunner, StepOutcome};
 use ingot_pipeline::swap::POLL_INTERVAL;
 use ingot_registry as registry;
 use ingot_sandbox::{LoadOrigin, Runtime};
+use tempfile::TempDir;
 
 use broker::Broker;
 use common::{Table, decimal, env_count, guest_module, log_records, thousands};
@@ -61,7 +62,6 @@ const WARM_STEPS: usize = 20;
 
 fn main() -> Result<()> {
     let versions = env_count("INGOT_BENCH_SWAP_VERSIONS", 60)?;
-    let records = versions * RECORDS_PER_VERSION;
     println!(
         "# ingot swap benchmark: {} bronze versions of {} records\n",
         versions,
@@ -71,122 +71,193 @@ fn main() -> Result<()> {
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let broker = Broker::start();
-    broker.create_topic(TOPIC, 4);
-    let bootstrap = broker.bootstrap();
-    let sent = produce(&bootstrap, TOPIC, log_records(records), None)?;
-    ensure!(sent as usize == records, "produced {sent} of {records}");
-    let dir = tempfile::Builder::new()
-        .prefix("ingot-bench-swap-")
-        .tempdir()?;
-    let v1 = guest_module("log_parse")?;
-    let v2 = rebuilt(&v1, dir.path(), "v2")?;
-    let v3 = rebuilt(&v1, dir.path(), "v3")?;
-    let config = Arc::new(pipeline_config(&bootstrap, dir.path(), &v1)?);
-    let (report, _) = run_ingest(&tokio, &config, &bootstrap)?;
-    ensure!(
-        report.records as usize == records,
-        "ingest wrote {}",
-        report.records
-    );
-
-    let cache = dir.path().join("module-cache");
+    let setup = Setup::new(&tokio, versions)?;
+    let cache = setup.dir.path().join("module-cache");
     let host = Arc::new(Runtime::new(Some(cache.clone()))?);
-    let mut stage = StageRunner::new(&config, 0, Arc::clone(&host))?;
-    let mut timings = Table::new(&["step", "module", "ms", "vs median step"]);
+    let mut stage = StageRunner::new(&setup.config, 0, Arc::clone(&host))?;
     let mut plain = Vec::new();
     for _ in 0..WARM_STEPS {
         plain.push(step(&tokio, &mut stage)?);
     }
-    let median = median(plain.clone());
-    let silver = config.table_uri("silver");
+    let mut swaps = Swaps {
+        tokio: &tokio,
+        config: &setup.config,
+        silver: setup.config.table_uri("silver"),
+        median: median(plain),
+        timings: Table::new(&["step", "module", "ms", "vs median step"]),
+    };
+    let deploy_warm = swaps.swap(
+        &mut stage,
+        Swap {
+            label: "switch to v2 (disk cache)",
+            module: &setup.v2,
+            validate_cache: cache.clone(),
+            rollback: false,
+        },
+    )?;
+    for _ in 0..3 {
+        step(&tokio, &mut stage)?;
+    }
+    let rollback_ms = swaps.swap(
+        &mut stage,
+        Swap {
+            label: "rollback to v1 (memory cache)",
+            module: &setup.v1,
+            validate_cache: cache.clone(),
+            rollback: true,
+        },
+    )?;
+    for _ in 0..3 {
+        step(&tokio, &mut stage)?;
+    }
+    let deploy_cold = swaps.swap(
+        &mut stage,
+        Swap {
+            label: "switch to v3 (cold: host compiles)",
+            module: &setup.v3,
+            validate_cache: setup.dir.path().join("other-cache"),
+            rollback: false,
+        },
+    )?;
+    swaps.print(deploy_warm, deploy_cold, rollback_ms);
+    print_loads(&setup.v1, setup.dir.path())?;
+    Ok(())
+}
 
-    let swap = |stage: &mut StageRunner,
-                timings: &mut Table,
-                label: &str,
-                module: &Path,
-                validate_cache: PathBuf,
-                rollback: bool|
-     -> Result<f64> {
-        let cli = Arc::new(Runtime::new(Some(validate_cache))?);
+/// What the swap steps run on: the broker that holds the backlog, the lake
+/// its ingest filled, and three builds of `log_parse`.
+struct Setup {
+    /// The pipeline, its silver stage on `v1`.
+    config: Arc<PipelineConfig>,
+    /// The built `log_parse`.
+    v1: PathBuf,
+    /// `v1` rebuilt under another digest.
+    v2: PathBuf,
+    /// `v1` rebuilt under a third digest.
+    v3: PathBuf,
+    /// Holds the lake, the module caches and the rebuilt modules.
+    dir: TempDir,
+    /// The broker, kept running until the bench ends.
+    _broker: Broker,
+}
+
+impl Setup {
+    /// Starts the broker, fills the topic with `versions` bronze versions'
+    /// worth of records and ingests them all.
+    fn new(tokio: &tokio::runtime::Runtime, versions: usize) -> Result<Self> {
+        let records = versions * RECORDS_PER_VERSION;
+        let broker = Broker::start();
+        broker.create_topic(TOPIC, 4);
+        let bootstrap = broker.bootstrap();
+        let sent = produce(&bootstrap, TOPIC, log_records(records), None)?;
+        ensure!(sent as usize == records, "produced {sent} of {records}");
+        let dir = tempfile::Builder::new()
+            .prefix("ingot-bench-swap-")
+            .tempdir()?;
+        let v1 = guest_module("log_parse")?;
+        let v2 = rebuilt(&v1, dir.path(), "v2")?;
+        let v3 = rebuilt(&v1, dir.path(), "v3")?;
+        let config = Arc::new(pipeline_config(&bootstrap, dir.path(), &v1)?);
+        let (report, _) = run_ingest(tokio, &config, &bootstrap)?;
+        ensure!(
+            report.records as usize == records,
+            "ingest wrote {}",
+            report.records
+        );
+        Ok(Self {
+            config,
+            v1,
+            v2,
+            v3,
+            dir,
+            _broker: broker,
+        })
+    }
+}
+
+/// One swap to time.
+struct Swap<'a> {
+    /// Its row's label.
+    label: &'a str,
+    /// The module deployed (unused by a rollback).
+    module: &'a Path,
+    /// The module cache the deploy command validates with.
+    validate_cache: PathBuf,
+    /// A rollback to the previous module rather than a deploy of `module`.
+    rollback: bool,
+}
+
+/// The swap steps and their table.
+struct Swaps<'a> {
+    tokio: &'a tokio::runtime::Runtime,
+    config: &'a PipelineConfig,
+    /// The silver table's URI, whose commits name their module.
+    silver: String,
+    /// The median step without a swap, in seconds.
+    median: f64,
+    /// One row per swap step.
+    timings: Table,
+}
+
+impl Swaps<'_> {
+    /// Deploys (or rolls back) as the CLI would, waits out the registry poll
+    /// interval, then times the step that switches and checks that its
+    /// commit names the deployed module; returns the deploy command's ms.
+    fn swap(&mut self, stage: &mut StageRunner, swap: Swap<'_>) -> Result<f64> {
+        let (config, label) = (self.config, swap.label);
+        let cli = Arc::new(Runtime::new(Some(swap.validate_cache))?);
         let started = Instant::now();
-        let deployed = tokio.block_on(async {
-            if rollback {
-                registry::rollback(&config, "silver", None, &cli).await
+        let deployed = self.tokio.block_on(async {
+            if swap.rollback {
+                registry::rollback(config, "silver", None, &cli).await
             } else {
-                registry::deploy(&config, "silver", module, &[], None, &cli).await
+                registry::deploy(config, "silver", swap.module, &[], None, &cli).await
             }
         })?;
         let deploy_ms = started.elapsed().as_secs_f64() * 1e3;
         std::thread::sleep(POLL_INTERVAL + Duration::from_millis(100));
-        let took = step(&tokio, stage)?;
+        let took = step(self.tokio, stage)?;
         let digest = deployed.deployment.digest;
-        let lineage = tokio.block_on(async {
-            let table = DeltaTable::open(&silver).await?.expect("silver exists");
+        let lineage = self.tokio.block_on(async {
+            let table = DeltaTable::open(&self.silver)
+                .await?
+                .expect("invariant: the stage committed to silver");
             table.lineage(table.version()).await
         })?;
         ensure!(
             lineage.and_then(|l| l.module).as_deref() == Some(digest.as_str()),
             "{label}: the swap step's commit names the deployed module"
         );
-        timings.row(vec![
+        self.timings.row(vec![
             label.to_owned(),
             digest[..12].to_owned(),
             decimal(took * 1e3),
-            format!("+{}", decimal((took - median) * 1e3)),
+            format!("+{}", decimal((took - self.median) * 1e3)),
         ]);
         Ok(deploy_ms)
-    };
-    let deploy_warm = swap(
-        &mut stage,
-        &mut timings,
-        "switch to v2 (disk cache)",
-        &v2,
-        cache.clone(),
-        false,
-    )?;
-    for _ in 0..3 {
-        step(&tokio, &mut stage)?;
     }
-    let rollback_ms = swap(
-        &mut stage,
-        &mut timings,
-        "rollback to v1 (memory cache)",
-        &v1,
-        cache.clone(),
-        true,
-    )?;
-    for _ in 0..3 {
-        step(&tokio, &mut stage)?;
+
+    /// Prints the swap steps, the median step, and what the commands took.
+    fn print(mut self, deploy_warm: f64, deploy_cold: f64, rollback_ms: f64) {
+        self.timings.row(vec![
+            format!("median of {WARM_STEPS} steps without a swap"),
+            "—".into(),
+            decimal(self.median * 1e3),
+            "—".into(),
+        ]);
+        println!("{}\n", self.timings.render());
+        println!(
+            "deploy command (validate: load + init + dry run, store, record): {} ms with a cold cache \
+             (v2), {} ms (v3, its own cache); rollback command: {} ms",
+            decimal(deploy_warm),
+            decimal(deploy_cold),
+            decimal(rollback_ms)
+        );
+        println!(
+            "a deploy reaches a running stage within the registry poll interval ({} ms) plus the swap step\n",
+            POLL_INTERVAL.as_millis()
+        );
     }
-    let deploy_cold = swap(
-        &mut stage,
-        &mut timings,
-        "switch to v3 (cold: host compiles)",
-        &v3,
-        dir.path().join("other-cache"),
-        false,
-    )?;
-    timings.row(vec![
-        format!("median of {WARM_STEPS} steps without a swap"),
-        "—".into(),
-        decimal(median * 1e3),
-        "—".into(),
-    ]);
-    println!("{}\n", timings.render());
-    println!(
-        "deploy command (validate: load + init + dry run, store, record): {} ms with a cold cache \
-         (v2), {} ms (v3, its own cache); rollback command: {} ms",
-        decimal(deploy_warm),
-        decimal(deploy_cold),
-        decimal(rollback_ms)
-    );
-    println!(
-        "a deploy reaches a running stage within the registry poll interval ({} ms) plus the swap step\n",
-        POLL_INTERVAL.as_millis()
-    );
-    print_loads(&v1, dir.path())?;
-    Ok(())
 }
 
 /// One stage step, which must commit; its seconds.

@@ -154,6 +154,19 @@ async fn open_or_create_names_mismatched_fields() {
 }
 
 #[tokio::test]
+async fn a_lake_path_that_cannot_hold_a_table_is_the_users_error_naming_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("not-a-folder");
+    std::fs::write(&file, b"x").expect("write file");
+    let uri = file.join("bronze").display().to_string();
+    let err = Table::open_or_create(&uri, events_schema())
+        .await
+        .expect_err("a table cannot live under a file");
+    assert_eq!(err.class(), ErrorClass::User, "{err}");
+    assert!(err.to_string().contains(&uri), "names the table: {err}");
+}
+
+#[tokio::test]
 async fn unsupported_schemes_are_refused() {
     let err = Table::open("s3://bucket/lake/t")
         .await

@@ -9,6 +9,7 @@ use super::validate::{DryRun, Target, validate};
 use super::{Action, Deployment, Registry, RegistryError, whoami};
 use ingot_core::clock::now_micros;
 use ingot_pipeline::config::PipelineConfig;
+use ingot_pipeline::deployments::digest_of;
 use ingot_sandbox::Runtime;
 
 /// A module a rollback may go back to: digest, file, config entries.
@@ -57,10 +58,9 @@ pub async fn deploy(
     })?;
     let (digest, _) = registry.store(&bytes)?;
     if digest != validated.module.digest() {
-        return Err(RegistryError::Internal(format!(
-            "{} changed while it was being deployed",
-            module.display()
-        )));
+        return Err(RegistryError::Changed {
+            path: module.to_owned(),
+        });
     }
     let previous = registry
         .current(&config.name, stage)
@@ -111,25 +111,7 @@ pub async fn rollback(
             "nothing was ever deployed to it: it runs its pipeline file's module".into(),
         ));
     };
-    // Candidates, newest first: earlier deployments, then the file's module.
-    let file = &config.stages[index].module;
-    let file_digest = std::fs::read(file)
-        .ok()
-        .map(|bytes| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)));
-    let mut candidates: Vec<Candidate> = history
-        .iter()
-        .rev()
-        .map(|d| {
-            (
-                d.digest.clone(),
-                registry.module_path(&d.digest),
-                d.init_config(),
-            )
-        })
-        .collect();
-    if let Some(digest) = file_digest {
-        candidates.push((digest, file.clone(), Vec::new()));
-    }
+    let candidates = candidates(&config.stages[index].module, &registry, &history);
     let chosen = match to {
         Some(prefix) => candidates
             .into_iter()
@@ -151,9 +133,7 @@ pub async fn rollback(
         runtime,
     )
     .await?;
-    if path.starts_with(registry.modules_dir()) {
-        // Already stored.
-    } else {
+    if !path.starts_with(registry.modules_dir()) {
         let bytes = std::fs::read(&path).map_err(|source| RegistryError::Io {
             path: path.clone(),
             source,
@@ -177,6 +157,26 @@ pub async fn rollback(
         previous: Some(current.digest.clone()),
         dry_run: validated.dry_run,
     })
+}
+
+/// The modules a rollback may go back to, newest first: the stage's
+/// earlier deployments, then its pipeline file's module (`file`).
+fn candidates(file: &Path, registry: &Registry, history: &[Deployment]) -> Vec<Candidate> {
+    let mut candidates: Vec<Candidate> = history
+        .iter()
+        .rev()
+        .map(|d| {
+            (
+                d.digest.clone(),
+                registry.module_path(&d.digest),
+                d.init_config(),
+            )
+        })
+        .collect();
+    if let Ok(bytes) = std::fs::read(file) {
+        candidates.push((digest_of(&bytes), file.to_owned(), Vec::new()));
+    }
+    candidates
 }
 
 /// The index of `stage` in `config`.

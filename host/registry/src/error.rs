@@ -42,6 +42,13 @@ pub enum RegistryError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The module file was rewritten while it was being deployed: what was
+    /// validated is not what would be stored.
+    #[error("module file {} changed while it was being deployed: deploy it again", path.display())]
+    Changed {
+        /// The file.
+        path: PathBuf,
+    },
     /// The record of deployments (module store, deployments table).
     #[error(transparent)]
     Deployments(#[from] DeploymentsError),
@@ -98,7 +105,8 @@ impl RegistryError {
             RegistryError::Deployments(e) => e.class(),
             RegistryError::Table(e) => e.class(),
             RegistryError::Internal(_) => ErrorClass::Internal,
-            RegistryError::UnknownStage { .. }
+            RegistryError::Changed { .. }
+            | RegistryError::UnknownStage { .. }
             | RegistryError::Refused { .. }
             | RegistryError::NoRollback { .. } => ErrorClass::User,
         }

@@ -169,7 +169,7 @@ pub enum RuntimeError {
         backtrace: Option<String>,
     },
     /// A call ran past its deadline.
-    #[error("{site}: call exceeded its deadline of {} ms", limit.as_millis())]
+    #[error("{site}: call timed out: it exceeded its deadline of {} ms", limit.as_millis())]
     Timeout {
         /// The module and stage.
         site: Site,

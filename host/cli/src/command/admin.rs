@@ -1,10 +1,7 @@
 //! The administrative commands: `status`, `deploy`, `rollback`,
 //! `reprocess` and `deployments`, and how their results are printed.
 
-use std::{
-    path::{Path, PathBuf},
-    sync::Arc,
-};
+use std::{path::PathBuf, sync::Arc};
 
 use ingot_core::short_digest as short;
 use ingot_pipeline::{
@@ -15,18 +12,14 @@ use ingot_pipeline::{
 use ingot_registry::{self as registry, Registry};
 use ingot_sandbox::Runtime;
 
-use super::AdminArgs;
+use super::{DeployArgs, DeploymentsArgs, ReprocessArgs, RollbackArgs, StatusArgs};
 use crate::{Error, Result, tenancy::Action};
 
 /// `ingot status`: the status documents of one pipeline, or of every
 /// pipeline of a tenant, as a table or as JSON.
-pub(super) fn status(
-    pipeline: Option<&Path>,
-    tenant: Option<&str>,
-    json: bool,
-    admin: &AdminArgs,
-) -> Result<i32> {
-    let pipelines = match (pipeline, tenant) {
+pub(super) fn status(args: &StatusArgs) -> Result<i32> {
+    let admin = &args.admin;
+    let pipelines = match (&args.pipeline, &args.tenant) {
         (_, Some(tenant)) => admin.tenant_pipelines(tenant, Action::Status)?,
         (Some(file), None) => vec![admin.pipeline(file, Action::Status)?],
         (None, None) => Vec::new(),
@@ -35,7 +28,7 @@ pub(super) fn status(
     for p in &pipelines {
         all.extend(status::read(p)?);
     }
-    if json {
+    if args.json {
         let text = serde_json::to_string_pretty(&all)
             .map_err(|e| Error::Internal(format!("status as JSON: {e}")))?;
         println!("{text}");
@@ -46,43 +39,39 @@ pub(super) fn status(
 }
 
 /// `ingot deploy`: validate, store, record.
-pub(super) async fn deploy(
-    pipeline: &PipelineConfig,
-    stage: &str,
-    module: &Path,
-    config: &[(String, String)],
-    note: Option<String>,
-    cache_dir: Option<PathBuf>,
-) -> Result<i32> {
+pub(super) async fn deploy(args: DeployArgs, cache_dir: Option<PathBuf>) -> Result<i32> {
+    let pipeline = args.admin.pipeline(&args.pipeline, Action::Deploy)?;
     let runtime = Arc::new(Runtime::new(cache_dir)?);
-    let deployed = registry::deploy(pipeline, stage, module, config, note, &runtime).await?;
+    let deployed = registry::deploy(
+        &pipeline,
+        &args.stage,
+        &args.module,
+        &args.config,
+        args.note,
+        &runtime,
+    )
+    .await?;
     print_deployed(&deployed);
     Ok(0)
 }
 
 /// `ingot rollback`: deploy again a module the stage ran before.
-pub(super) async fn rollback(
-    pipeline: &PipelineConfig,
-    stage: &str,
-    to: Option<&str>,
-    cache_dir: Option<PathBuf>,
-) -> Result<i32> {
+pub(super) async fn rollback(args: &RollbackArgs, cache_dir: Option<PathBuf>) -> Result<i32> {
+    let pipeline = args.admin.pipeline(&args.pipeline, Action::Rollback)?;
     let runtime = Arc::new(Runtime::new(cache_dir)?);
-    let deployed = registry::rollback(pipeline, stage, to, &runtime).await?;
+    let deployed = registry::rollback(&pipeline, &args.stage, args.to.as_deref(), &runtime).await?;
     print_deployed(&deployed);
     Ok(0)
 }
 
 /// `ingot reprocess`: the stage's quarantine since the last reprocess,
 /// through its current module.
-pub(super) async fn reprocess(
-    pipeline: &PipelineConfig,
-    stage: &str,
-    cache_dir: Option<PathBuf>,
-) -> Result<i32> {
-    let index = registry::deploy::stage_index(pipeline, stage)?;
+pub(super) async fn reprocess(args: &ReprocessArgs, cache_dir: Option<PathBuf>) -> Result<i32> {
+    let pipeline = args.admin.pipeline(&args.pipeline, Action::Reprocess)?;
+    let stage = &args.stage;
+    let index = registry::deploy::stage_index(&pipeline, stage)?;
     let runtime = Arc::new(Runtime::new(cache_dir)?);
-    let mut runner = StageRunner::new(pipeline, index, runtime)?;
+    let mut runner = StageRunner::new(&pipeline, index, runtime)?;
     let r = runner.reprocess().await?;
     match r.quarantine_versions {
         None => println!(
@@ -98,11 +87,13 @@ pub(super) async fn reprocess(
 }
 
 /// `ingot deployments`: the history of a pipeline's (or a stage's) modules.
-pub(super) async fn deployments(pipeline: &PipelineConfig, stage: Option<&str>) -> Result<i32> {
+pub(super) async fn deployments(args: &DeploymentsArgs) -> Result<i32> {
+    let pipeline = args.admin.pipeline(&args.pipeline, Action::Deployments)?;
+    let stage = args.stage.as_deref();
     if let Some(stage) = stage {
-        registry::deploy::stage_index(pipeline, stage)?;
+        registry::deploy::stage_index(&pipeline, stage)?;
     }
-    let mut registry = Registry::for_pipeline(pipeline)?;
+    let mut registry = Registry::for_pipeline(&pipeline)?;
     let history = registry.history(&pipeline.name, stage).await?;
     print_deployments(&history);
     Ok(0)

@@ -8,22 +8,22 @@ use std::{
 use ingot_delta::Table;
 use ingot_kafka::{embedded::EmbeddedBroker, producer};
 use ingot_pipeline::{Pipeline, RunMode, config::PipelineConfig};
-use ingot_sample::{Record, logs::LogSample};
+use ingot_sample::logs::LogSample;
 use ingot_sandbox::Runtime;
 
 use super::{
+    DemoArgs, ProduceArgs,
     run::{print_report, stop_on_ctrl_c},
     table::print_batches,
 };
 use crate::{Error, Result};
 
 /// `ingot produce`: `records` to `topic` at `brokers`, at most `rate` a second.
-pub(super) async fn produce(
-    brokers: String,
-    topic: String,
-    records: Box<dyn Iterator<Item = Record> + Send>,
-    rate: Option<u32>,
-) -> Result<i32> {
+pub(super) async fn produce(args: ProduceArgs) -> Result<i32> {
+    let records = args
+        .sample
+        .records(args.count, args.seed, args.malformed_per_mille);
+    let (brokers, topic, rate) = (args.brokers, args.topic, args.rate);
     let sent =
         tokio::task::spawn_blocking(move || producer::produce(&brokers, &topic, records, rate))
             .await
@@ -38,12 +38,12 @@ const DEMO_PIPELINE: &str = include_str!("../../../../examples/logs.toml");
 /// `ingot demo`: the pipeline of `examples/logs.toml`, pointed at an
 /// embedded broker, a demo lake and the modules in `modules`, fed sample
 /// log records, run `--once`; prints the gold table.
-pub(super) async fn demo(
-    modules: &Path,
-    records: u64,
-    lake: Option<PathBuf>,
-    cache_dir: Option<PathBuf>,
-) -> Result<i32> {
+pub(super) async fn demo(args: DemoArgs, cache_dir: Option<PathBuf>) -> Result<i32> {
+    let DemoArgs {
+        modules,
+        records,
+        lake,
+    } = args;
     let lake = lake
         .unwrap_or_else(|| std::env::temp_dir().join(format!("ingot-demo-{}", std::process::id())));
     let lake = absolute(&lake)?;
@@ -51,7 +51,7 @@ pub(super) async fn demo(
         path: lake.clone(),
         source,
     })?;
-    let modules = absolute(modules)?;
+    let modules = absolute(&modules)?;
     let broker = EmbeddedBroker::start(&["logs".to_owned()], 3)?;
     println!("embedded kafka broker at {}", broker.bootstrap());
     let pipeline_file = lake.join("pipeline.toml");

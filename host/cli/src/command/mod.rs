@@ -54,145 +54,181 @@ pub enum Command {
         once: bool,
     },
     /// What each stage of a pipeline (or of every pipeline of a tenant) is doing, per host.
-    Status {
-        /// The pipeline file.
-        #[arg(long, required_unless_present = "tenant")]
-        pipeline: Option<PathBuf>,
-        /// Every pipeline of this tenant of the host file (needs --host).
-        #[arg(long, requires = "host", conflicts_with = "pipeline")]
-        tenant: Option<String>,
-        /// Print the status documents as JSON.
-        #[arg(long)]
-        json: bool,
-        /// Whose token to check.
-        #[command(flatten)]
-        admin: AdminArgs,
-    },
+    Status(StatusArgs),
     /// Start the embedded broker, produce sample logs, run the log pipeline, print the gold table.
-    Demo {
-        /// Folder holding log_parse.wasm and level_counts.wasm.
-        #[arg(
-            long,
-            env = "INGOT_MODULES",
-            default_value = "target/guests/wasm32-wasip2/guest"
-        )]
-        modules: PathBuf,
-        /// Records to produce.
-        #[arg(long, default_value_t = 20_000)]
-        records: u64,
-        /// Lake folder (default: a new temporary folder, kept and printed).
-        #[arg(long)]
-        lake: Option<PathBuf>,
-    },
+    Demo(DemoArgs),
     /// Send sample records to a topic.
-    Produce {
-        /// Bootstrap servers.
-        #[arg(long)]
-        brokers: String,
-        /// Topic (must exist).
-        #[arg(long)]
-        topic: String,
-        /// Kind of records.
-        #[arg(long, value_enum, default_value_t = SampleKind::Logs)]
-        sample: SampleKind,
-        /// How many.
-        #[arg(long, default_value_t = 10_000)]
-        count: u64,
-        /// At most this many per second.
-        #[arg(long)]
-        rate: Option<u32>,
-        /// Seed of the generator.
-        #[arg(long, default_value_t = 7)]
-        seed: u64,
-        /// Malformed records per thousand (logs and osquery).
-        #[arg(long, default_value_t = 30)]
-        malformed_per_mille: u32,
-    },
+    Produce(ProduceArgs),
     /// Validate a module for a stage and deploy it; running hosts switch to
     /// it between two commits.
-    Deploy {
-        /// The pipeline file.
-        #[arg(long)]
-        pipeline: PathBuf,
-        /// The stage.
-        #[arg(long)]
-        stage: String,
-        /// The module (a Wasm component of the ingot:transform/stage world).
-        module: PathBuf,
-        /// Stage config entries for this module, over the pipeline file's (KEY=VALUE).
-        #[arg(long = "config", value_parser = parse_key_value)]
-        config: Vec<(String, String)>,
-        /// A note recorded with the deployment.
-        #[arg(long)]
-        note: Option<String>,
-        /// Whose token to check.
-        #[command(flatten)]
-        admin: AdminArgs,
-    },
+    Deploy(DeployArgs),
     /// Deploy again a module a stage ran before: the previous one, or --to DIGEST.
-    Rollback {
-        /// The pipeline file.
-        #[arg(long)]
-        pipeline: PathBuf,
-        /// The stage.
-        #[arg(long)]
-        stage: String,
-        /// A digest (or its first hex digits) the stage ran before.
-        #[arg(long)]
-        to: Option<String>,
-        /// Whose token to check.
-        #[command(flatten)]
-        admin: AdminArgs,
-    },
+    Rollback(RollbackArgs),
     /// Send the rows a stage quarantined since its last reprocess through its
     /// current module again (after deploying a fix).
-    Reprocess {
-        /// The pipeline file.
-        #[arg(long)]
-        pipeline: PathBuf,
-        /// The stage.
-        #[arg(long)]
-        stage: String,
-        /// Whose token to check.
-        #[command(flatten)]
-        admin: AdminArgs,
-    },
+    Reprocess(ReprocessArgs),
     /// List the deployments of a pipeline's stages, oldest first.
-    Deployments {
-        /// The pipeline file.
-        #[arg(long)]
-        pipeline: PathBuf,
-        /// Only this stage.
-        #[arg(long)]
-        stage: Option<String>,
-        /// Whose token to check.
-        #[command(flatten)]
-        admin: AdminArgs,
-    },
+    Deployments(DeploymentsArgs),
     /// Which module produced each version of a table (from the commits' lineage).
-    Lineage {
-        /// The pipeline file.
-        #[arg(long)]
-        pipeline: PathBuf,
-        /// The table (a stage's, or bronze).
-        table: String,
-        /// Only this version.
-        #[arg(long)]
-        version: Option<i64>,
-    },
+    Lineage(LineageArgs),
     /// Print a table of a pipeline (bronze, a stage, or <stage>_quarantine).
-    Show {
-        /// The pipeline file.
-        file: PathBuf,
-        /// The table.
-        table: String,
-        /// A query over the table, which is named `t`.
-        #[arg(long)]
-        sql: Option<String>,
-        /// Rows to print at most.
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
-    },
+    Show(ShowArgs),
+}
+
+/// The arguments of `ingot status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The pipeline file.
+    #[arg(long, required_unless_present = "tenant")]
+    pub pipeline: Option<PathBuf>,
+    /// Every pipeline of this tenant of the host file (needs --host).
+    #[arg(long, requires = "host", conflicts_with = "pipeline")]
+    pub tenant: Option<String>,
+    /// Print the status documents as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Whose token to check.
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+/// The arguments of `ingot demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Folder holding log_parse.wasm and level_counts.wasm.
+    #[arg(
+        long,
+        env = "INGOT_MODULES",
+        default_value = "target/guests/wasm32-wasip2/guest"
+    )]
+    pub modules: PathBuf,
+    /// Records to produce.
+    #[arg(long, default_value_t = 20_000)]
+    pub records: u64,
+    /// Lake folder (default: a new temporary folder, kept and printed).
+    #[arg(long)]
+    pub lake: Option<PathBuf>,
+}
+
+/// The arguments of `ingot produce`.
+#[derive(Debug, Args)]
+pub struct ProduceArgs {
+    /// Bootstrap servers.
+    #[arg(long)]
+    pub brokers: String,
+    /// Topic (must exist).
+    #[arg(long)]
+    pub topic: String,
+    /// Kind of records.
+    #[arg(long, value_enum, default_value_t = SampleKind::Logs)]
+    pub sample: SampleKind,
+    /// How many.
+    #[arg(long, default_value_t = 10_000)]
+    pub count: u64,
+    /// At most this many per second.
+    #[arg(long)]
+    pub rate: Option<u32>,
+    /// Seed of the generator.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Malformed records per thousand (logs and osquery).
+    #[arg(long, default_value_t = 30)]
+    pub malformed_per_mille: u32,
+}
+
+/// The arguments of `ingot deploy`.
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The pipeline file.
+    #[arg(long)]
+    pub pipeline: PathBuf,
+    /// The stage.
+    #[arg(long)]
+    pub stage: String,
+    /// The module (a Wasm component of the ingot:transform/stage world).
+    pub module: PathBuf,
+    /// Stage config entries for this module, over the pipeline file's (KEY=VALUE).
+    #[arg(long = "config", value_parser = parse_key_value)]
+    pub config: Vec<(String, String)>,
+    /// A note recorded with the deployment.
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Whose token to check.
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+/// The arguments of `ingot rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The pipeline file.
+    #[arg(long)]
+    pub pipeline: PathBuf,
+    /// The stage.
+    #[arg(long)]
+    pub stage: String,
+    /// A digest (or its first hex digits) the stage ran before.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Whose token to check.
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+/// The arguments of `ingot reprocess`.
+#[derive(Debug, Args)]
+pub struct ReprocessArgs {
+    /// The pipeline file.
+    #[arg(long)]
+    pub pipeline: PathBuf,
+    /// The stage.
+    #[arg(long)]
+    pub stage: String,
+    /// Whose token to check.
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+/// The arguments of `ingot deployments`.
+#[derive(Debug, Args)]
+pub struct DeploymentsArgs {
+    /// The pipeline file.
+    #[arg(long)]
+    pub pipeline: PathBuf,
+    /// Only this stage.
+    #[arg(long)]
+    pub stage: Option<String>,
+    /// Whose token to check.
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+/// The arguments of `ingot lineage`.
+#[derive(Debug, Args)]
+pub struct LineageArgs {
+    /// The pipeline file.
+    #[arg(long)]
+    pub pipeline: PathBuf,
+    /// The table (a stage's, or bronze).
+    pub table: String,
+    /// Only this version.
+    #[arg(long)]
+    pub version: Option<i64>,
+}
+
+/// The arguments of `ingot show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The pipeline file.
+    pub file: PathBuf,
+    /// The table.
+    pub table: String,
+    /// A query over the table, which is named `t`.
+    #[arg(long)]
+    pub sql: Option<String>,
+    /// Rows to print at most.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
 }
 
 /// The host file and token of an administrative command. With a host file,
@@ -293,76 +329,17 @@ impl Cli {
         match self.command {
             Command::Run { file, once } => run::run(&file, once, cache_dir).await,
             Command::Serve { file, once } => run::serve(&file, once, cache_dir).await,
-            Command::Status {
-                pipeline,
-                tenant,
-                json,
-                admin,
-            } => admin::status(pipeline.as_deref(), tenant.as_deref(), json, &admin),
-            Command::Demo {
-                modules,
-                records,
-                lake,
-            } => demo::demo(&modules, records, lake, cache_dir).await,
-            Command::Produce {
-                brokers,
-                topic,
-                sample,
-                count,
-                rate,
-                seed,
-                malformed_per_mille,
-            } => {
-                let records = sample.records(count, seed, malformed_per_mille);
-                demo::produce(brokers, topic, records, rate).await
+            Command::Status(args) => admin::status(&args),
+            Command::Demo(args) => demo::demo(args, cache_dir).await,
+            Command::Produce(args) => demo::produce(args).await,
+            Command::Show(args) => table::show(&args).await,
+            Command::Deploy(args) => admin::deploy(args, cache_dir).await,
+            Command::Rollback(args) => admin::rollback(&args, cache_dir).await,
+            Command::Reprocess(args) => admin::reprocess(&args, cache_dir).await,
+            Command::Deployments(args) => admin::deployments(&args).await,
+            Command::Lineage(args) => {
+                table::lineage(&args.pipeline, &args.table, args.version).await
             }
-            Command::Show {
-                file,
-                table,
-                sql,
-                limit,
-            } => table::show(&file, &table, sql.as_deref(), limit).await,
-            Command::Deploy {
-                pipeline,
-                stage,
-                module,
-                config,
-                note,
-                admin,
-            } => {
-                let pipeline = admin.pipeline(&pipeline, Action::Deploy)?;
-                admin::deploy(&pipeline, &stage, &module, &config, note, cache_dir).await
-            }
-            Command::Rollback {
-                pipeline,
-                stage,
-                to,
-                admin,
-            } => {
-                let pipeline = admin.pipeline(&pipeline, Action::Rollback)?;
-                admin::rollback(&pipeline, &stage, to.as_deref(), cache_dir).await
-            }
-            Command::Reprocess {
-                pipeline,
-                stage,
-                admin,
-            } => {
-                let pipeline = admin.pipeline(&pipeline, Action::Reprocess)?;
-                admin::reprocess(&pipeline, &stage, cache_dir).await
-            }
-            Command::Deployments {
-                pipeline,
-                stage,
-                admin,
-            } => {
-                let pipeline = admin.pipeline(&pipeline, Action::Deployments)?;
-                admin::deployments(&pipeline, stage.as_deref()).await
-            }
-            Command::Lineage {
-                pipeline,
-                table,
-                version,
-            } => table::lineage(&pipeline, &table, version).await,
         }
     }
 }

@@ -6,6 +6,7 @@ use ingot_core::{arrow::util::pretty::pretty_format_batches, short_digest as sho
 use ingot_delta::Table;
 use ingot_pipeline::config::{ConfigError, PipelineConfig};
 
+use super::ShowArgs;
 use crate::{Error, Result};
 
 /// Table `table` of the pipeline in `file`, which must exist.
@@ -49,9 +50,12 @@ pub(super) async fn lineage(file: &Path, table: &str, version: Option<i64>) -> R
     Ok(0)
 }
 
-pub(super) async fn show(file: &Path, table: &str, sql: Option<&str>, limit: usize) -> Result<i32> {
-    let t = open_table(file, table).await?;
-    let sql = sql.map_or_else(|| format!("SELECT * FROM t LIMIT {limit}"), str::to_owned);
+pub(super) async fn show(args: &ShowArgs) -> Result<i32> {
+    let t = open_table(&args.file, &args.table).await?;
+    let sql = args
+        .sql
+        .clone()
+        .unwrap_or_else(|| format!("SELECT * FROM t LIMIT {}", args.limit));
     print_batches(&t.query(&sql).await?)?;
     Ok(0)
 }

@@ -88,6 +88,11 @@ impl Deployment {
     }
 }
 
+/// The digest modules are stored and named by: sha256, lowercase hex.
+pub fn digest_of(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 /// The local folder of a registry path of `layout` (its lake must be local).
 ///
 /// # Errors
@@ -148,7 +153,7 @@ impl Registry {
     /// # Errors
     /// [`DeploymentsError::Io`] naming the file.
     pub fn store(&self, bytes: &[u8]) -> Result<(String, PathBuf), DeploymentsError> {
-        let digest = hex::encode(Sha256::digest(bytes));
+        let digest = digest_of(bytes);
         let path = self.module_path(&digest);
         if path.is_file() {
             return Ok((digest, path));

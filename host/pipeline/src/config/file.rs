@@ -89,14 +89,14 @@ pub(super) fn parse_error(text: &str, path: &Path, e: &toml::de::Error) -> Confi
     // (not those of a sub-table such as `[stages.limits]`).
     .filter(|((_, rest), _)| rest.contains("mode `"));
     let stage = e.span().and_then(|span| {
-        let line = text.get(..span.start)?.lines().count().max(1);
+        let line = text.get(..span.start)?.matches('\n').count() + 1;
         Some((stage_index_at(text, span.start)?, line))
     });
     match (key, stage) {
         (Some(((key, rest), verb)), Some((index, line))) => ConfigError::invalid(
             path,
             format!("stages[{index}].{key}"),
-            format!("{verb}{rest} (line {line})"),
+            format!("{verb}{rest}, in the stage at line {line}"),
         ),
         _ => ConfigError::Parse {
             path: path.to_owned(),

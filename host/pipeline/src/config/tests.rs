@@ -111,3 +111,25 @@ fn dedupe_needs_keys_and_reset_column_belongs_to_accumulate() {
     );
     assert!(error_of(&misplaced).contains("`stages[0].reset-column`"));
 }
+
+#[test]
+fn a_key_of_another_mode_is_refused_naming_the_modes_keys_and_the_stage_line() {
+    let misplaced = GOOD.replace(
+        "measures = [\"count\"]",
+        "measures = [\"count\"]\n        sequence = \"ts\"",
+    );
+    let err = error_of(&misplaced);
+    assert!(err.contains("`stages[1].sequence`"), "{err}");
+    assert!(err.contains("keys, measures, reset-column"), "{err}");
+    assert!(err.contains("in the stage at line 11"), "{err}");
+}
+
+#[test]
+fn a_mode_round_trips_through_toml() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let c = PipelineConfig::load(&write(dir.path(), GOOD)).expect("valid");
+    let text = toml::to_string(&c).expect("serializes");
+    let again = PipelineConfig::parse(&text, &dir.path().join("p.toml")).expect("parses");
+    assert_eq!(again.stages[1].mode, c.stages[1].mode);
+    assert_eq!(again.stages[0].mode, WriteMode::Append);
+}

@@ -32,13 +32,15 @@ use std::sync::{Arc, atomic::AtomicBool, atomic::Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
-use ingot::tenancy::{HostConfig, serve::serve, token_sha256};
+use ingot::tenancy::serve::{PipelineRun, serve};
+use ingot::tenancy::{HostConfig, token_sha256};
 use ingot_core::StageId;
 use ingot_core::arrow::array::Int64Array;
 use ingot_delta::Table as DeltaTable;
 use ingot_kafka::producer::produce;
 use ingot_pipeline::{RunMode, status};
 use ingot_sandbox::{Instance, Limits, Runtime};
+use tokio::task::JoinHandle;
 
 use broker::Broker;
 use bronze::bronze_batch;
@@ -53,7 +55,12 @@ fn main() -> Result<()> {
     println!("# ingot density benchmark\n");
     println!("machine: {}\n", common::machine());
     let module = guest_module("log_parse")?;
+    print_instances(&module, instances)?;
+    print_tenants(records)
+}
 
+/// Part 1: `instances` instances of `module` held at once, on each allocator.
+fn print_instances(module: &Path, instances: usize) -> Result<()> {
     println!("## Stage instances ({instances} instances of log_parse, held at once)\n");
     let mut table = Table::new(&[
         "allocator",
@@ -68,7 +75,7 @@ fn main() -> Result<()> {
             Runtime::pooled(None, u32::try_from(instances + 8)?)?,
         ),
     ] {
-        let m = measure_instances(&runtime, &module, instances)?;
+        let m = measure_instances(&runtime, module, instances)?;
         table.row(vec![
             label.to_owned(),
             decimal(m.micros_per_instance),
@@ -77,7 +84,12 @@ fn main() -> Result<()> {
         ]);
     }
     println!("{}\n", table.render());
+    Ok(())
+}
 
+/// Part 2: tenant 0's pipeline over `records` records alone, beside caught-up
+/// tenants and beside busy ones.
+fn print_tenants(records: usize) -> Result<()> {
     println!("## Tenant 0's pipeline alone and beside {OTHERS} other tenants\n");
     println!(
         "{} log records per busy tenant, ~{} bytes each; log_parse silver, level_counts gold\n",
@@ -125,12 +137,18 @@ fn main() -> Result<()> {
     Ok(())
 }
 
+/// What `n` held instances of a module cost.
 struct InstanceFigures {
+    /// Instantiate + init, per instance.
     micros_per_instance: f64,
+    /// Resident memory per instance after init.
     idle_bytes: f64,
+    /// Resident memory per instance after one 100-row call each.
     called_bytes: f64,
 }
 
+/// Instantiates `module` `n` times on `runtime`, holds the instances, and
+/// calls each once.
 fn measure_instances(runtime: &Runtime, module: &Path, n: usize) -> Result<InstanceFigures> {
     let module = runtime.load(module)?;
     let limits = Limits::default();
@@ -171,6 +189,7 @@ fn measure_instances(runtime: &Runtime, module: &Path, n: usize) -> Result<Insta
     })
 }
 
+/// The process's resident memory.
 fn rss_bytes() -> Result<i64> {
     let statm = std::fs::read_to_string("/proc/self/statm")?;
     let pages: i64 = statm
@@ -181,12 +200,15 @@ fn rss_bytes() -> Result<i64> {
     Ok(pages * 4096)
 }
 
+/// `bytes` in KiB, for the table.
 fn kib(bytes: f64) -> String {
     format!("{} KiB", thousands(bytes / 1024.0))
 }
 
+/// What the other tenants do while tenant 0 runs.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Others {
+    /// Nothing: tenant 0 is alone.
     None,
     /// Running continuously, caught up on a 100-record topic.
     Quiet,
@@ -195,11 +217,16 @@ enum Others {
     Busy,
 }
 
+/// Tenant 0's figures in one scenario.
 struct Scenario {
+    /// Its pipeline's run, by its status document.
     tenant0_seconds: f64,
+    /// Every tenant's records over the scenario's time, with busy others.
     all_records_per_second: Option<f64>,
 }
 
+/// Runs tenant 0's pipeline over `records` records beside `others`, checks
+/// what every tenant ingested and what tenant 0's gold counts.
 async fn scenario(bootstrap: &str, records: usize, others: Others) -> Result<Scenario> {
     let dir = tempfile::Builder::new()
         .prefix("ingot-bench-density-")
@@ -212,22 +239,7 @@ async fn scenario(bootstrap: &str, records: usize, others: Others) -> Result<Sce
     // or mid-way through the same load as tenant 0 (`--once`), so tenant 0
     // runs entirely beside them.
     let started = Instant::now();
-    let background = match others {
-        Others::None => None,
-        Others::Quiet | Others::Busy => {
-            let (topic, mode, head_start) = if others == Others::Quiet {
-                ("quiet", RunMode::Continuous, Duration::from_secs(10))
-            } else {
-                ("busy", RunMode::Once, Duration::from_secs(3))
-            };
-            let file = host_file(dir.path(), &lake, bootstrap, 1..OTHERS + 1, topic)?;
-            let host = HostConfig::load(&file)?;
-            let stop = Arc::clone(&stop);
-            let task = tokio::spawn(async move { serve(&host, None, mode, stop).await });
-            tokio::time::sleep(head_start).await;
-            Some(task)
-        }
-    };
+    let background = start_others(dir.path(), &lake, bootstrap, others, &stop).await?;
     let mine = serve(
         &HostConfig::load(&tenant0)?,
         None,
@@ -241,7 +253,47 @@ async fn scenario(bootstrap: &str, records: usize, others: Others) -> Result<Sce
         None => Vec::new(),
     };
     let all_seconds = started.elapsed().as_secs_f64();
-    for run in mine.into_iter().chain(theirs) {
+    check_ingested(mine.into_iter().chain(theirs), records, others)?;
+    Ok(Scenario {
+        tenant0_seconds: tenant0_seconds(&tenant0, records).await?,
+        all_records_per_second: (others == Others::Busy)
+            .then(|| ((OTHERS + 1) * records) as f64 / all_seconds),
+    })
+}
+
+/// The other tenants' host, served in the background until `stop` (or to
+/// the end of their input) once it has had its head start; `None` for
+/// [`Others::None`].
+async fn start_others(
+    dir: &Path,
+    lake: &Path,
+    bootstrap: &str,
+    others: Others,
+    stop: &Arc<AtomicBool>,
+) -> Result<Option<JoinHandle<ingot::Result<Vec<PipelineRun>>>>> {
+    if others == Others::None {
+        return Ok(None);
+    }
+    let (topic, mode, head_start) = if others == Others::Quiet {
+        ("quiet", RunMode::Continuous, Duration::from_secs(10))
+    } else {
+        ("busy", RunMode::Once, Duration::from_secs(3))
+    };
+    let file = host_file(dir, lake, bootstrap, 1..OTHERS + 1, topic)?;
+    let host = HostConfig::load(&file)?;
+    let stop = Arc::clone(stop);
+    let task = tokio::spawn(async move { serve(&host, None, mode, stop).await });
+    tokio::time::sleep(head_start).await;
+    Ok(Some(task))
+}
+
+/// Every run succeeded and ingested `records` (a caught-up tenant: up to 100).
+fn check_ingested(
+    runs: impl Iterator<Item = PipelineRun>,
+    records: usize,
+    others: Others,
+) -> Result<()> {
+    for run in runs {
         let report = run
             .result
             .with_context(|| format!("tenant {}", run.tenant))?;
@@ -263,7 +315,13 @@ async fn scenario(bootstrap: &str, records: usize, others: Others) -> Result<Sce
             report.ingest.records
         );
     }
-    let config = &HostConfig::load(&tenant0)?.pipelines()[0].config;
+    Ok(())
+}
+
+/// Checks that tenant 0's gold (host file `tenant0`) counts `records`;
+/// returns the seconds its run took by its status document.
+async fn tenant0_seconds(tenant0: &Path, records: usize) -> Result<f64> {
+    let config = &HostConfig::load(tenant0)?.pipelines()[0].config;
     let config = config.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
     let gold = DeltaTable::open(&config.table_uri("gold"))
         .await?
@@ -280,11 +338,7 @@ async fn scenario(bootstrap: &str, records: usize, others: Others) -> Result<Sce
     ensure!(n as usize == records, "tenant 0's gold counts {n} records");
     let status = status::read(config)?;
     let s = status.first().context("tenant 0 saved its status")?;
-    Ok(Scenario {
-        tenant0_seconds: (s.updated_at - s.started_at) as f64 / 1e6,
-        all_records_per_second: (others == Others::Busy)
-            .then(|| ((OTHERS + 1) * records) as f64 / all_seconds),
-    })
+    Ok((s.updated_at - s.started_at) as f64 / 1e6)
 }
 
 /// A host file for tenants `t<range>`, each with a log pipeline reading `topic`.

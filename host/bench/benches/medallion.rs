@@ -40,7 +40,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use broker::{Broker, client_config};
 use common::{Table, decimal, env_count, guest_module, log_records, thousands, workspace_root};
-use pipeline::{commits, run_ingest, run_stage};
+use pipeline::{StageTotals, commits, run_ingest, run_stage};
 
 /// The topic every reader drains.
 const TOPIC: &str = "bench";
@@ -124,17 +124,22 @@ fn main() -> Result<()> {
         .tempdir()?;
     let ingot = run_ingot(&tokio, &bootstrap, records, bytes, lake.path())?;
     eprintln!("bench: python peer");
-    let peer_lake = lake.path().join("peer");
-    let timeout = Duration::from_secs(600 + records as u64 / 2_000);
-    let peer = peer::run(
-        &workspace_root(),
-        &bootstrap,
-        TOPIC,
+    let peer = peer::run(&peer::PeerRun {
+        root: &workspace_root(),
+        brokers: &bootstrap,
+        topic: TOPIC,
         records,
-        &peer_lake,
-        timeout,
-    );
-    print_results(records, bytes, produced, raw, ingot, peer);
+        lake: &lake.path().join("peer"),
+        timeout: Duration::from_secs(600 + records as u64 / 2_000),
+    });
+    print_results(Results {
+        records,
+        bytes,
+        produced,
+        raw,
+        ingot,
+        peer,
+    });
     Ok(())
 }
 
@@ -276,39 +281,49 @@ fn run_ingot(
     );
     Ok(IngotFigures {
         ingest,
-        silver: Row {
-            stage: format!(
-                "ingot silver: log_parse.wasm, append ({})",
-                commits(silver.commits)
-            ),
-            records: silver.rows_in,
-            seconds: silver.seconds,
-            bytes: Some(bytes),
-            ratio: String::new(),
-        },
-        gold: Row {
-            stage: format!(
-                "ingot gold: level_counts.wasm, accumulate ({})",
-                commits(gold.commits)
-            ),
-            records: gold.rows_in,
-            seconds: gold.seconds,
-            bytes: None,
-            ratio: String::new(),
-        },
+        silver: stage_row("silver: log_parse.wasm, append", &silver, Some(bytes)),
+        gold: stage_row("gold: level_counts.wasm, accumulate", &gold, None),
     })
 }
 
-/// Prints the one table: produce, raw, ingot, peer, with ratios.
-fn print_results(
+/// The row of a stage run to completion: `what` names the stage, module
+/// and mode.
+fn stage_row(what: &str, totals: &StageTotals, bytes: Option<f64>) -> Row {
+    Row {
+        stage: format!("ingot {what} ({})", commits(totals.commits)),
+        records: totals.rows_in,
+        seconds: totals.seconds,
+        bytes,
+        ratio: String::new(),
+    }
+}
+
+/// What the one table shows.
+struct Results {
+    /// Records on the topic.
     records: usize,
+    /// Their bytes (keys + values).
     bytes: f64,
+    /// Filling the topic.
     produced: Row,
+    /// The raw consumer, the baseline.
     raw: Row,
-    mut ingot: IngotFigures,
+    /// ingot's stages.
+    ingot: IngotFigures,
+    /// The Python peer's phases, or why it could not run.
     peer: Result<peer::PeerFigures>,
-) {
-    let vs = |mine: &Row, theirs: &Row| mine.rate() / theirs.rate();
+}
+
+/// Prints the one table: produce, raw, ingot, peer, with ratios.
+fn print_results(results: Results) {
+    let Results {
+        records,
+        bytes,
+        produced,
+        raw,
+        mut ingot,
+        peer,
+    } = results;
     ingot.ingest.ratio = format!("{}× raw", decimal(vs(&ingot.ingest, &raw)));
     let total = ingot.ingest.seconds + ingot.silver.seconds + ingot.gold.seconds;
     let mut end_to_end = Row {
@@ -318,50 +333,13 @@ fn print_results(
         bytes: Some(bytes),
         ratio: String::new(),
     };
-    let mut peer_rows = Vec::new();
-    let mut peer_note = None;
-    match peer {
-        Ok(p) => {
-            let row = |stage: &str, seconds: f64, bytes: Option<f64>| Row {
-                stage: format!("python peer {stage}"),
-                records: records as u64,
-                seconds,
-                bytes,
-                ratio: "—".into(),
-            };
-            let pb = row(
-                "bronze (confluent-kafka + deltalake)",
-                p.bronze.seconds,
-                Some(bytes),
-            );
-            let ps = row("silver (polars json_decode)", p.silver.seconds, Some(bytes));
-            let pg = row(
-                &format!("gold (polars group_by + merge, {} groups)", p.gold.count),
-                p.gold.seconds,
-                None,
-            );
-            let pe = row(
-                "end to end",
-                p.bronze.seconds + p.silver.seconds + p.gold.seconds,
-                Some(bytes),
-            );
-            ingot
-                .ingest
-                .ratio
-                .push_str(&format!("; {}× peer", decimal(vs(&ingot.ingest, &pb))));
-            ingot.silver.ratio = format!("{}× peer", decimal(vs(&ingot.silver, &ps)));
-            ingot.gold.ratio = format!("{}× peer", decimal(vs(&ingot.gold, &pg)));
-            end_to_end.ratio = format!("{}× peer", decimal(vs(&end_to_end, &pe)));
-            if p.bronze.count as usize != records || p.silver.count as usize != records {
-                peer_note = Some(format!(
-                    "the peer read {} and parsed {} of {records} records",
-                    p.bronze.count, p.silver.count
-                ));
-            }
-            peer_rows = vec![pb, ps, pg, pe];
-        }
-        Err(e) => peer_note = Some(format!("the Python peer could not run: {e:#}")),
-    }
+    let (peer_rows, peer_note) = match peer {
+        Ok(p) => compare_with_peer(&p, records, bytes, &mut ingot, &mut end_to_end),
+        Err(e) => (
+            Vec::new(),
+            Some(format!("the Python peer could not run: {e:#}")),
+        ),
+    };
     let mut table = Table::new(&[
         "stage",
         "records",
@@ -395,4 +373,58 @@ fn print_results(
     if let Some(note) = peer_note {
         println!("\nnote: {note}");
     }
+}
+
+/// How many times `theirs`'s rate `mine` runs at.
+fn vs(mine: &Row, theirs: &Row) -> f64 {
+    mine.rate() / theirs.rate()
+}
+
+/// The peer's rows (bronze, silver, gold, end to end), with ingot's ratios to
+/// them set; and a note when the peer did not read or parse every record.
+fn compare_with_peer(
+    p: &peer::PeerFigures,
+    records: usize,
+    bytes: f64,
+    ingot: &mut IngotFigures,
+    end_to_end: &mut Row,
+) -> (Vec<Row>, Option<String>) {
+    let row = |stage: &str, seconds: f64, bytes: Option<f64>| Row {
+        stage: format!("python peer {stage}"),
+        records: records as u64,
+        seconds,
+        bytes,
+        ratio: "—".into(),
+    };
+    let pb = row(
+        "bronze (confluent-kafka + deltalake)",
+        p.bronze.seconds,
+        Some(bytes),
+    );
+    let ps = row("silver (polars json_decode)", p.silver.seconds, Some(bytes));
+    let pg = row(
+        &format!("gold (polars group_by + merge, {} groups)", p.gold.count),
+        p.gold.seconds,
+        None,
+    );
+    let pe = row(
+        "end to end",
+        p.bronze.seconds + p.silver.seconds + p.gold.seconds,
+        Some(bytes),
+    );
+    ingot
+        .ingest
+        .ratio
+        .push_str(&format!("; {}× peer", decimal(vs(&ingot.ingest, &pb))));
+    ingot.silver.ratio = format!("{}× peer", decimal(vs(&ingot.silver, &ps)));
+    ingot.gold.ratio = format!("{}× peer", decimal(vs(&ingot.gold, &pg)));
+    end_to_end.ratio = format!("{}× peer", decimal(vs(end_to_end, &pe)));
+    let note =
+        (p.bronze.count as usize != records || p.silver.count as usize != records).then(|| {
+            format!(
+                "the peer read {} and parsed {} of {records} records",
+                p.bronze.count, p.silver.count
+            )
+        });
+    (vec![pb, ps, pg, pe], note)
 }

@@ -75,17 +75,7 @@ fn main() -> Result<()> {
     let cache = setup.dir.path().join("module-cache");
     let host = Arc::new(Runtime::new(Some(cache.clone()))?);
     let mut stage = StageRunner::new(&setup.config, 0, Arc::clone(&host))?;
-    let mut plain = Vec::new();
-    for _ in 0..WARM_STEPS {
-        plain.push(step(&tokio, &mut stage)?);
-    }
-    let mut swaps = Swaps {
-        tokio: &tokio,
-        config: &setup.config,
-        silver: setup.config.table_uri("silver"),
-        median: median(plain),
-        timings: Table::new(&["step", "module", "ms", "vs median step"]),
-    };
+    let mut swaps = Swaps::warm_up(&tokio, &setup.config, &mut stage)?;
     let deploy_warm = swaps.swap(
         &mut stage,
         Swap {
@@ -199,7 +189,26 @@ struct Swaps<'a> {
     timings: Table,
 }
 
-impl Swaps<'_> {
+impl<'a> Swaps<'a> {
+    /// Times [`WARM_STEPS`] steps of `stage` without a swap, for the median.
+    fn warm_up(
+        tokio: &'a tokio::runtime::Runtime,
+        config: &'a PipelineConfig,
+        stage: &mut StageRunner,
+    ) -> Result<Self> {
+        let mut plain = Vec::new();
+        for _ in 0..WARM_STEPS {
+            plain.push(step(tokio, stage)?);
+        }
+        Ok(Self {
+            tokio,
+            config,
+            silver: config.table_uri("silver"),
+            median: median(plain),
+            timings: Table::new(&["step", "module", "ms", "vs median step"]),
+        })
+    }
+
     /// Deploys (or rolls back) as the CLI would, waits out the registry poll
     /// interval, then times the step that switches and checks that its
     /// commit names the deployed module; returns the deploy command's ms.
@@ -271,6 +280,7 @@ fn step(tokio: &tokio::runtime::Runtime, stage: &mut StageRunner) -> Result<f64>
     Ok(started.elapsed().as_secs_f64())
 }
 
+/// The median of `xs`, which must not be empty.
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]

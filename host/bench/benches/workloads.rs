@@ -39,10 +39,12 @@ use broker::Broker;
 use common::{Table, decimal, env_count, guest_module, thousands, workspace_root};
 use pipeline::{StageTotals, commits, run_ingest, run_stage};
 
+/// Partitions of each workload's topic.
 const PARTITIONS: i32 = 4;
 /// Malformed osquery records per thousand, as `ingot produce` defaults to.
 const MALFORMED_PER_MILLE: u32 = 30;
 
+/// A workload's records (key, value), as `produce` takes them.
 type Records = Box<dyn Iterator<Item = (Vec<u8>, Option<Vec<u8>>)>>;
 
 /// One workload: its example pipeline, its topic and its records.
@@ -53,6 +55,7 @@ struct Workload {
     records: fn(usize) -> Records,
 }
 
+/// The workloads, in the table's order.
 const WORKLOADS: [Workload; 2] = [
     Workload {
         name: "osquery",
@@ -121,8 +124,39 @@ fn run(tokio: &tokio::runtime::Runtime, w: &Workload, records: usize) -> Result<
         .tempdir()?;
     let config = Arc::new(example_config(w.example, &bootstrap, lake.path())?);
     let runtime = Arc::new(Runtime::new(Some(lake.path().join("module-cache")))?);
+    let passes = Passes {
+        tokio,
+        workload: w,
+        config: &config,
+        runtime: &runtime,
+        bootstrap: &bootstrap,
+        records,
+    };
     let mut rows = Vec::new();
     for pass in ["1st", "2nd"] {
+        rows.extend(passes.run(pass)?);
+    }
+    Ok(rows)
+}
+
+/// What each pass of a workload runs on.
+struct Passes<'a> {
+    tokio: &'a tokio::runtime::Runtime,
+    workload: &'a Workload,
+    /// Its example pipeline, on the bench's broker and lake.
+    config: &'a Arc<PipelineConfig>,
+    /// The stages' runtime, shared by both passes.
+    runtime: &'a Arc<Runtime>,
+    bootstrap: &'a str,
+    /// Records per pass.
+    records: usize,
+}
+
+impl Passes<'_> {
+    /// The `pass` ("1st" or "2nd") pass: its share of the stream produced,
+    /// ingested, then through silver and gold; its table rows.
+    fn run(&self, pass: &str) -> Result<Vec<Vec<String>>> {
+        let (w, records) = (self.workload, self.records);
         let skip = if pass == "1st" { 0 } else { records };
         eprintln!(
             "bench {} ({pass} pass): producing {records} records",
@@ -130,50 +164,34 @@ fn run(tokio: &tokio::runtime::Runtime, w: &Workload, records: usize) -> Result<
         );
         let started = Instant::now();
         let stream = (w.records)(2 * records).skip(skip).take(records);
-        let sent = produce(&bootstrap, w.topic, stream, None)?;
+        let sent = produce(self.bootstrap, w.topic, stream, None)?;
         ensure!(sent as usize == records, "produced {sent} of {records}");
         let produce_seconds = started.elapsed().as_secs_f64();
         eprintln!("bench {} ({pass} pass): ingest, silver, gold", w.name);
-        let (report, ingest_seconds) = run_ingest(tokio, &config, &bootstrap)?;
+        let (report, ingest_seconds) = run_ingest(self.tokio, self.config, self.bootstrap)?;
         ensure!(
             report.records as usize == records,
             "ingest wrote {} of {records}",
             report.records
         );
-        let silver = run_stage(tokio, &config, 0, &runtime)?;
+        let silver = run_stage(self.tokio, self.config, 0, self.runtime)?;
         ensure!(
             silver.rows_in as usize == records,
             "silver read {} of {records} bronze rows",
             silver.rows_in
         );
-        let gold = run_stage(tokio, &config, 1, &runtime)?;
+        let gold = run_stage(self.tokio, self.config, 1, self.runtime)?;
         let line = |stage: String, rows_in: u64, rows_out: u64, seconds: f64| {
-            vec![
+            line(
                 format!("{} ({pass})", w.name),
                 stage,
-                thousands(rows_in as f64),
-                thousands(rows_out as f64),
-                decimal(seconds),
-                thousands(rows_in as f64 / seconds),
-                decimal(seconds * 1e6 / rows_in.max(1) as f64),
-            ]
-        };
-        let stage_line = |index: usize, t: &StageTotals| {
-            let stage = &config.stages[index];
-            let module = stage
-                .module
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            line(
-                format!("{}: {module} ({})", stage.name, commits(t.commits)),
-                t.rows_in,
-                t.rows_out,
-                t.seconds,
+                rows_in,
+                rows_out,
+                seconds,
             )
         };
         let total = ingest_seconds + silver.seconds + gold.seconds;
-        rows.extend([
+        Ok(vec![
             line("produce (rdkafka)".into(), sent, sent, produce_seconds),
             line(
                 format!("ingest -> bronze ({})", commits(report.commits)),
@@ -181,12 +199,45 @@ fn run(tokio: &tokio::runtime::Runtime, w: &Workload, records: usize) -> Result<
                 report.records,
                 ingest_seconds,
             ),
-            stage_line(0, &silver),
-            stage_line(1, &gold),
+            line(
+                self.stage_label(0, &silver),
+                silver.rows_in,
+                silver.rows_out,
+                silver.seconds,
+            ),
+            line(
+                self.stage_label(1, &gold),
+                gold.rows_in,
+                gold.rows_out,
+                gold.seconds,
+            ),
             line("end to end".into(), report.records, gold.rows_out, total),
-        ]);
+        ])
     }
-    Ok(rows)
+
+    /// Stage `index`'s label: its name, module file and commits.
+    fn stage_label(&self, index: usize, t: &StageTotals) -> String {
+        let stage = &self.config.stages[index];
+        let module = stage
+            .module
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        format!("{}: {module} ({})", stage.name, commits(t.commits))
+    }
+}
+
+/// A table row: `workload`, `stage`, rows in and out, seconds, and the rates.
+fn line(workload: String, stage: String, rows_in: u64, rows_out: u64, seconds: f64) -> Vec<String> {
+    vec![
+        workload,
+        stage,
+        thousands(rows_in as f64),
+        thousands(rows_out as f64),
+        decimal(seconds),
+        thousands(rows_in as f64 / seconds),
+        decimal(seconds * 1e6 / rows_in.max(1) as f64),
+    ]
 }
 
 /// `examples/<name>.toml` pointed at `bootstrap`, a lake in `dir` and the

@@ -2,10 +2,10 @@
 //! `peer_medallion.py` in a venv) on the benchmark's broker and topic, and
 //! the figures it prints.
 
-use std::io::Read as _;
+use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::thread::sleep;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread::{JoinHandle, sleep};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -30,6 +30,22 @@ pub struct PeerFigures {
     pub gold: Phase,
 }
 
+/// Where and how to run the peer.
+pub struct PeerRun<'a> {
+    /// The workspace root, which holds `scripts/bench-peer.sh`.
+    pub root: &'a Path,
+    /// The Kafka bootstrap servers.
+    pub brokers: &'a str,
+    /// The topic it drains.
+    pub topic: &'a str,
+    /// How many records it reads.
+    pub records: usize,
+    /// Where it writes its lake.
+    pub lake: &'a Path,
+    /// How long it may take.
+    pub timeout: Duration,
+}
+
 /// Runs the peer over `records` records of `topic` on `brokers`, writing its
 /// lake under `lake`; gives up after `timeout`.
 ///
@@ -37,54 +53,62 @@ pub struct PeerFigures {
 ///
 /// When the script fails (no Python, pip cannot install, the peer crashes),
 /// times out, or prints no figures; the message holds the tail of its output.
-pub fn run(
-    root: &Path,
-    brokers: &str,
-    topic: &str,
-    records: usize,
-    lake: &Path,
-    timeout: Duration,
-) -> Result<PeerFigures> {
-    let script = root.join("scripts/bench-peer.sh");
+pub fn run(peer: &PeerRun<'_>) -> Result<PeerFigures> {
+    let script = peer.root.join("scripts/bench-peer.sh");
     let mut child = Command::new("bash")
         .arg(&script)
-        .args([brokers, &records.to_string()])
-        .arg(lake)
-        .arg(topic)
+        .args([peer.brokers, &peer.records.to_string()])
+        .arg(peer.lake)
+        .arg(peer.topic)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .with_context(|| format!("start {}", script.display()))?;
-    let mut stdout = child.stdout.take().context("peer stdout")?;
-    let mut stderr = child.stderr.take().context("peer stderr")?;
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        sleep(Duration::from_millis(100));
-    };
+    let out = read_all(child.stdout.take().context("peer stdout")?);
+    let err = read_all(child.stderr.take().context("peer stderr")?);
+    let status = wait(&mut child, peer.timeout)?;
     let (stdout, stderr) = (
         out.join().unwrap_or_default(),
         err.join().unwrap_or_default(),
     );
-    let output = format!("{stdout}{stderr}");
+    let tail = tail(&format!("{stdout}{stderr}"));
+    match status {
+        None => bail!("the peer did not finish within {:?}:\n{tail}", peer.timeout),
+        Some(s) if !s.success() => bail!("the peer failed ({s}):\n{tail}"),
+        Some(_) => parse(&stdout).with_context(|| format!("unexpected peer output:\n{tail}")),
+    }
+}
+
+/// Reads `pipe` to its end on a thread of its own, so neither of the
+/// child's pipes can fill up and stall it.
+fn read_all(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = pipe.read_to_string(&mut s);
+        s
+    })
+}
+
+/// Waits for `child` to exit; `None` when it did not within `timeout`, after
+/// killing it.
+fn wait(child: &mut Child, timeout: Duration) -> Result<Option<ExitStatus>> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        sleep(Duration::from_millis(100));
+    }
+}
+
+/// The last 15 lines of `output`, for an error message.
+fn tail(output: &str) -> String {
     let tail: Vec<&str> = output
         .lines()
         .rev()
@@ -93,16 +117,7 @@ pub fn run(
         .into_iter()
         .rev()
         .collect();
-    match status {
-        None => bail!(
-            "the peer did not finish within {timeout:?}:\n{}",
-            tail.join("\n")
-        ),
-        Some(s) if !s.success() => bail!("the peer failed ({s}):\n{}", tail.join("\n")),
-        Some(_) => {
-            parse(&stdout).with_context(|| format!("unexpected peer output:\n{}", tail.join("\n")))
-        }
-    }
+    tail.join("\n")
 }
 
 /// Reads the `bronze:`, `silver:` and `gold:` lines the peer prints:

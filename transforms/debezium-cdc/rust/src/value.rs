@@ -143,57 +143,25 @@ pub fn convert<'a>(
         return Ok(Scalar::Null);
     }
     let number = first == b'-' || first.is_ascii_digit();
-    let string = || string(raw).ok_or(None);
     Ok(match kind {
-        ColumnType::String => match first {
-            b'"' => Scalar::Text(string()?),
-            b'{' | b'[' => {
-                return Err(Some(
-                    "declare the column `json` to keep nested values".into(),
-                ));
-            }
-            _ => Scalar::Text(Cow::Borrowed(text)),
-        },
-        ColumnType::Json => match first {
-            b'"' => Scalar::Text(string()?),
-            _ => Scalar::Text(Cow::Borrowed(text)),
-        },
+        ColumnType::String | ColumnType::Json => convert_text(raw, kind, first)?,
         ColumnType::Int32 if number => Scalar::Int32(text.parse().map_err(|_| None)?),
         ColumnType::Int64 if number => Scalar::Int64(text.parse().map_err(|_| None)?),
         ColumnType::Float64 if number => Scalar::Float64(finite(text.parse().map_err(|_| None)?)?),
         // Strings: `decimal.handling.mode=string`, and NaN/Infinity.
         ColumnType::Float64 if first == b'"' => {
-            Scalar::Float64(string()?.parse().map_err(|_| None)?)
+            Scalar::Float64(quoted(raw)?.parse().map_err(|_| None)?)
         }
         ColumnType::Bool => match text {
             "true" | "1" => Scalar::Bool(true),
             "false" | "0" => Scalar::Bool(false),
             _ => return Err(None),
         },
-        ColumnType::Date if number => {
-            let integer: i64 = text.parse().map_err(|_| None)?;
-            let days = match semantic {
-                Semantic::Millis => integer.div_euclid(86_400_000),
-                Semantic::Micros => integer.div_euclid(86_400_000_000),
-                Semantic::Nanos => integer.div_euclid(86_400_000_000_000),
-                Semantic::Plain | Semantic::DecimalBytes { .. } => integer,
-            };
-            Scalar::Date(i32::try_from(days).map_err(|_| Some("out of range".to_owned()))?)
+        ColumnType::Date if number || first == b'"' => {
+            Scalar::Date(convert_date(raw, semantic, number)?)
         }
-        ColumnType::Date if first == b'"' => {
-            Scalar::Date(time::parse_date(&string()?).map_err(|e| Some(e.to_string()))?)
-        }
-        ColumnType::Timestamp if number => {
-            let integer: i64 = text.parse().map_err(|_| None)?;
-            let micros = match semantic {
-                Semantic::Millis => integer.checked_mul(1000),
-                Semantic::Nanos => Some(integer.div_euclid(1000)),
-                Semantic::Micros | Semantic::Plain | Semantic::DecimalBytes { .. } => Some(integer),
-            };
-            Scalar::Timestamp(micros.ok_or_else(|| Some("out of range".to_owned()))?)
-        }
-        ColumnType::Timestamp if first == b'"' => {
-            Scalar::Timestamp(time::parse_rfc3339(&string()?).map_err(|e| Some(e.to_string()))?)
+        ColumnType::Timestamp if number || first == b'"' => {
+            Scalar::Timestamp(convert_timestamp(raw, semantic, number)?)
         }
         ColumnType::Decimal { precision, scale } => {
             Scalar::Decimal(convert_decimal(raw, semantic, precision, scale).map_err(Some)?)
@@ -206,6 +174,62 @@ pub fn convert<'a>(
             return Err(None);
         }
     })
+}
+
+/// The string `raw` holds, `None` (the JSON type does not fit) when it
+/// holds none.
+fn quoted(raw: &RawValue) -> Result<Cow<'_, str>, Option<String>> {
+    string(raw).ok_or(None)
+}
+
+/// A `string` or `json` column's text: a JSON string's contents, any other
+/// value's JSON text (`json` only for objects and arrays). `first` is the
+/// first byte of `raw`.
+fn convert_text(raw: &RawValue, kind: ColumnType, first: u8) -> Result<Scalar<'_>, Option<String>> {
+    Ok(match first {
+        b'"' => Scalar::Text(quoted(raw)?),
+        b'{' | b'[' if kind == ColumnType::String => {
+            return Err(Some(
+                "declare the column `json` to keep nested values".into(),
+            ));
+        }
+        _ => Scalar::Text(Cow::Borrowed(raw.get())),
+    })
+}
+
+/// A `date` column's days since the epoch: from an integer in the unit
+/// `semantic` names when `number`, else from an ISO date string.
+fn convert_date(raw: &RawValue, semantic: Semantic, number: bool) -> Result<i32, Option<String>> {
+    if !number {
+        return time::parse_date(&quoted(raw)?).map_err(|e| Some(e.to_string()));
+    }
+    let integer: i64 = raw.get().parse().map_err(|_| None)?;
+    let days = match semantic {
+        Semantic::Millis => integer.div_euclid(86_400_000),
+        Semantic::Micros => integer.div_euclid(86_400_000_000),
+        Semantic::Nanos => integer.div_euclid(86_400_000_000_000),
+        Semantic::Plain | Semantic::DecimalBytes { .. } => integer,
+    };
+    i32::try_from(days).map_err(|_| Some("out of range".to_owned()))
+}
+
+/// A `timestamp` column's microseconds since the epoch: from an integer in
+/// the unit `semantic` names when `number`, else from an RFC 3339 string.
+fn convert_timestamp(
+    raw: &RawValue,
+    semantic: Semantic,
+    number: bool,
+) -> Result<i64, Option<String>> {
+    if !number {
+        return time::parse_rfc3339(&quoted(raw)?).map_err(|e| Some(e.to_string()));
+    }
+    let integer: i64 = raw.get().parse().map_err(|_| None)?;
+    let micros = match semantic {
+        Semantic::Millis => integer.checked_mul(1000),
+        Semantic::Nanos => Some(integer.div_euclid(1000)),
+        Semantic::Micros | Semantic::Plain | Semantic::DecimalBytes { .. } => Some(integer),
+    };
+    micros.ok_or_else(|| Some("out of range".to_owned()))
 }
 
 fn finite(value: f64) -> Result<f64, Option<String>> {

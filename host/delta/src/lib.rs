@@ -17,6 +17,9 @@
 //!   ([`Table::txn_version`]), since delta-rs 1.x only answers that with a log
 //!   replay per application id.
 //!
+//! This crate knows no Kafka, no Wasm and no pipeline: txn app ids and
+//! lineage reach it as values ([`Txn`], [`Lineage`]), decided above it.
+//!
 //! Exactly-once rests on two properties. A commit carries the rows and the
 //! `txn` together, so a crash leaves either both or neither. And delta-rs'
 //! conflict checker refuses a commit whose `txn` application id was updated by

@@ -1,6 +1,13 @@
-//! The module registry: which module each stage runs, kept with the lake so
-//! that every host of a fleet, and a host after a restart, sees the same
-//! answer.
+//! The module registry's commands: `ingot deploy` and `ingot rollback`, and
+//! the validation (the dry run) a module passes before either records it.
+//! Which module each stage runs is kept with the lake so that every host of
+//! a fleet, and a host after a restart, sees the same answer; the record
+//! itself (`ingot_pipeline::deployments`) belongs to the pipeline, which
+//! reads it, and this crate writes it through that API.
+//!
+//! This crate depends on the pipeline (to run a dry run the way a stage
+//! would); the pipeline never depends on it. It names no deltalake,
+//! wasmtime or rdkafka type.
 //!
 //! Per tenant, under the lake root:
 //! - `<root>/<tenant>/_registry/modules/<sha256>.wasm`: every deployed

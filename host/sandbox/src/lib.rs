@@ -21,6 +21,10 @@
 //! seeded with a fixed value, virtual clocks, a filesystem with nothing in
 //! it, sockets that refuse every use.
 //!
+//! This crate knows no table, no Kafka and no pipeline: it takes Arrow
+//! batches and gives Arrow batches back, with the identity of the stage
+//! ([`ingot_core::StageId`]) for its errors and logs.
+//!
 //! Calls into a guest block the calling thread for up to the call deadline
 //! (they need no tokio runtime, and are safe to make from inside one); from
 //! async code prefer `tokio::task::spawn_blocking` so a slow guest does not

@@ -92,6 +92,16 @@ impl Ingest {
     /// Kafka errors that librdkafka cannot recover from, and Delta errors
     /// that persist after retries.
     pub fn run(self) -> Result<IngestReport> {
+        let span = tracing::info_span!(
+            "ingest",
+            tenant = %self.config.tenant,
+            pipeline = %self.config.name
+        );
+        let _entered = span.enter();
+        self.run_in_span()
+    }
+
+    fn run_in_span(self) -> Result<IngestReport> {
         let uri = self.config.layout().bronze_uri();
         let table = self
             .handle
@@ -149,7 +159,6 @@ impl Ingest {
             }
         }
         tracing::info!(
-            pipeline = %self.config.name,
             records = report.records,
             commits = report.commits,
             "ingest stopped"
@@ -192,11 +201,15 @@ impl Ingest {
         let written = self
             .handle
             .block_on(self.write(&mut table, batch, &last_offsets))?;
+        report.duplicates_dropped += (read - written) as u64;
+        if written == 0 {
+            // Every record was already in bronze: nothing was committed.
+            source.commit_advisory(&last_offsets);
+            return Ok(());
+        }
         report.records += written as u64;
         report.commits += 1;
-        report.duplicates_dropped += (read - written) as u64;
         tracing::info!(
-            pipeline = %self.config.name,
             table = %table.uri(),
             version = table.version(),
             rows = written,

@@ -171,11 +171,11 @@ impl Pipeline {
                                 }
                             }
                             Err(e) if e.is_conflict() => {
-                                tracing::info!(error = %e, "another writer committed first, redoing");
+                                tracing::info!(parent: stage.span(), error = %e, "another writer committed first, redoing");
                                 tokio::time::sleep(IDLE_WAIT).await;
                             }
                             Err(e) => {
-                                tracing::error!(error = %e, "stage gave up");
+                                tracing::error!(parent: stage.span(), error = %e, "stage gave up");
                                 status.give_up(i, &e);
                                 report.errors.push(e);
                                 break;
@@ -221,12 +221,12 @@ impl Pipeline {
                         progressed = true;
                     }
                     Err(e) if e.is_conflict() => {
-                        tracing::info!(error = %e, "another writer committed first, redoing");
+                        tracing::info!(parent: stage.span(), error = %e, "another writer committed first, redoing");
                     }
                     Err(e) => {
                         let wait = retry_at[i]
                             .map_or(Duration::from_secs(1), |(_, w)| (w * 2).min(MAX_BACKOFF));
-                        tracing::error!(error = %e, class = ?e.class(), retry_in = ?wait, "stage failed");
+                        tracing::error!(parent: stage.span(), error = %e, class = ?e.class(), retry_in = ?wait, "stage failed");
                         retry_at[i] = Some((Instant::now() + wait, wait));
                     }
                 }

@@ -167,6 +167,12 @@ impl StageRunner {
         &self.id
     }
 
+    /// The span every event of this stage is logged in: it carries the
+    /// tenant, the pipeline and the stage.
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
     /// Makes every call into the module hold a permit of `gate` (its
     /// tenant's), so a tenant's modules occupy at most that many threads.
     pub fn set_gate(&mut self, gate: Arc<Semaphore>) {

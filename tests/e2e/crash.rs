@@ -5,8 +5,10 @@
 
 use std::{thread, time::Duration};
 
+use ingot_sample::logs::{self, LogLine};
+
 use crate::{
-    harness::{self, Broker, Lake, logs::LogLine, spawn_ingot},
+    harness::{self, Broker, Lake, spawn_ingot},
     medallion::{assert_tables, log_pipeline, run_once},
 };
 
@@ -23,7 +25,7 @@ fn sigkill_under_load_loses_and_duplicates_nothing() {
         "topics = [\"logs\"]\nassignment = \"all\"",
     );
     let pipeline = lake.write_pipeline(&toml);
-    let lines = harness::logs::generate(30_000, 3);
+    let lines = logs::generate(30_000, 3);
 
     // Load: records keep arriving in chunks while the host runs and dies.
     let producer = {
@@ -67,7 +69,7 @@ fn sigterm_stops_after_the_current_commit() {
     broker.create_topic("logs", 2);
     let lake = Lake::new();
     let pipeline = lake.write_pipeline(&log_pipeline(&broker.bootstrap(), &lake, ""));
-    let lines = harness::logs::generate(4_000, 9);
+    let lines = logs::generate(4_000, 9);
     harness::produce(
         &broker.bootstrap(),
         "logs",

@@ -7,8 +7,10 @@
 
 use std::time::{Duration, Instant};
 
+use ingot_sample::logs::{self, LogLine};
+
 use crate::{
-    harness::{self, Broker, Lake, logs::LogLine, modules, run_ingot, run_ingot_ok},
+    harness::{self, Broker, Lake, modules, run_ingot, run_ingot_ok},
     lake,
     medallion::{assert_tables, log_pipeline},
 };
@@ -31,7 +33,7 @@ limits = {{ memory-mib = 64, call-timeout-ms = 500, max-attempts = 2 }}
         modules().hostile.display()
     );
     let pipeline = lake.write_pipeline(&log_pipeline(&broker.bootstrap(), &lake, &rogue));
-    let lines = harness::logs::generate(1_000, 5);
+    let lines = logs::generate(1_000, 5);
     harness::produce(
         &broker.bootstrap(),
         "logs",
@@ -109,7 +111,7 @@ limits = {{ max-attempts = 2 }}
         lake.root().display(),
         modules().hostile.display()
     ));
-    let lines = harness::logs::generate(1_000, 5);
+    let lines = logs::generate(1_000, 5);
     let poison = |i: usize| {
         (
             Some(format!("poison-{i}").into_bytes()),

@@ -7,12 +7,10 @@ use std::process::Output;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use sha2::{Digest as _, Sha256};
 use ingot_sample::logs::{self, LogLine};
+use sha2::{Digest as _, Sha256};
 
-use crate::harness::{
-    self, Broker, Lake, modules, run_ingot, run_ingot_ok, spawn_ingot,
-};
+use crate::harness::{self, Broker, Lake, modules, run_ingot, run_ingot_ok, spawn_ingot};
 use crate::lake;
 use crate::medallion::{assert_tables, log_pipeline, run_once, uri};
 

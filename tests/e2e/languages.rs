@@ -7,9 +7,10 @@
 use std::path::PathBuf;
 
 use ingot_pipeline::status::PipelineStatus;
+use ingot_sample::logs::{self, LogLine};
 
 use crate::{
-    harness::{self, Broker, Lake, logs::LogLine, ported, run_ingot, run_ingot_ok},
+    harness::{self, Broker, Lake, ported, run_ingot, run_ingot_ok},
     lake,
     medallion::{assert_tables, log_pipeline, uri},
 };
@@ -68,7 +69,7 @@ measures = ["count", "latency_ms_sum"]
         .collect();
     let text = log_pipeline(&broker.bootstrap(), &lake, &chains);
     let pipeline = lake.write_pipeline(&text);
-    let lines = harness::logs::generate(4_000, 77);
+    let lines = logs::generate(4_000, 77);
     harness::produce(
         &broker.bootstrap(),
         "logs",
@@ -143,7 +144,7 @@ limits = {{ max-attempts = 1 }}
         root = lake.root().display(),
         module = module.display(),
     ));
-    let lines = harness::logs::generate(20, 3);
+    let lines = logs::generate(20, 3);
     harness::produce(
         &broker.bootstrap(),
         "logs",

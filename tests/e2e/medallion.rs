@@ -3,8 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use ingot_sample::logs::{self, LogLine};
+
 use crate::{
-    harness::{self, Broker, Lake, logs::LogLine, modules, run_ingot},
+    harness::{self, Broker, Lake, modules, run_ingot},
     lake,
 };
 
@@ -113,7 +115,7 @@ pub fn assert_tenant_tables(lake: &Lake, tenant: &str, lines: &[LogLine]) {
     );
     assert_eq!(unexplained, vec![0], "every quarantined row has a reason");
 
-    let expected: BTreeMap<String, (i64, i64)> = harness::logs::level_totals(lines)
+    let expected: BTreeMap<String, (i64, i64)> = logs::level_totals(lines)
         .into_iter()
         .map(|(level, t)| (level.to_owned(), (t.n, t.latency_sum)))
         .collect();
@@ -134,7 +136,7 @@ fn once_then_incremental_without_reprocessing() {
     broker.create_topic("logs", 3);
     let lake_dir = Lake::new();
     let pipeline = lake_dir.write_pipeline(&log_pipeline(&broker.bootstrap(), &lake_dir, ""));
-    let first = harness::logs::generate(5_000, 1);
+    let first = logs::generate(5_000, 1);
     harness::produce(
         &broker.bootstrap(),
         "logs",
@@ -164,7 +166,7 @@ fn once_then_incremental_without_reprocessing() {
 
     // M more records: everything counted once, progress advanced.
     let mut all = first;
-    let more: Vec<LogLine> = harness::logs::generate(8_000, 1).split_off(5_000);
+    let more: Vec<LogLine> = logs::generate(8_000, 1).split_off(5_000);
     harness::produce(
         &broker.bootstrap(),
         "logs",

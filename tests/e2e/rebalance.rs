@@ -20,9 +20,10 @@ use ingot_pipeline::{
     config::PipelineConfig,
     ingest::{Ingest, IngestReport},
 };
+use ingot_sample::logs::{self, LogLine};
 
 use crate::{
-    harness::{self, Lake, logs::LogLine},
+    harness::{self, Lake},
     lake,
 };
 
@@ -77,7 +78,7 @@ fn a_leaving_host_hands_its_partitions_to_the_other_from_bronze() {
         Arc::new(PipelineConfig::parse(&toml, &lake_dir.write_pipeline(&toml)).expect("config"));
     let bronze = format!("{}/default/logs/bronze", lake_dir.root().display());
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
-    let lines = harness::logs::generate(8_000, 33);
+    let lines = logs::generate(8_000, 33);
     let (first, rest) = lines.split_at(4_000);
 
     let (stop_a, a) = spawn_ingest(&config, broker.bootstrap(), &rt);

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use ingot::tenancy::token_sha256;
 use ingot_pipeline::status::{PipelineStatus, State};
+use ingot_sample::logs::{self, LogLine};
 
 use crate::{
-    harness::{self, Broker, Lake, logs::LogLine, modules, run_ingot, run_ingot_ok},
+    harness::{self, Broker, Lake, modules, run_ingot, run_ingot_ok},
     lake,
     medallion::{assert_tenant_tables, log_pipeline},
 };
@@ -156,13 +157,13 @@ fn a_hostile_tenant_is_contained_while_another_tenants_pipeline_finishes() {
     let broker = Broker::start();
     broker.create_topic("logs", 2);
     broker.create_topic("noise", 1);
-    let lines = harness::logs::generate(40_000, 21);
+    let lines = logs::generate(40_000, 21);
     harness::produce(
         &broker.bootstrap(),
         "logs",
         lines.iter().map(LogLine::to_kafka),
     );
-    let noise = harness::logs::generate(400, 5);
+    let noise = logs::generate(400, 5);
     harness::produce(
         &broker.bootstrap(),
         "noise",
@@ -486,7 +487,7 @@ fn serve_runs_tenants_until_stopped_and_status_shows_each_stage_live() {
     );
     let mut serving = harness::spawn_ingot(["serve".as_ref(), host.as_os_str()]);
     serving.wait_for_log("pipeline started", Duration::from_secs(60));
-    let lines = harness::logs::generate(3_000, 9);
+    let lines = logs::generate(3_000, 9);
     harness::produce(
         &broker.bootstrap(),
         "logs",
@@ -495,9 +496,7 @@ fn serve_runs_tenants_until_stopped_and_status_shows_each_stage_live() {
     harness::produce(
         &broker.bootstrap(),
         "noise",
-        harness::logs::generate(100, 3)
-            .iter()
-            .map(LogLine::to_kafka),
+        logs::generate(100, 3).iter().map(LogLine::to_kafka),
     );
     // Both tenants run: a catches up, b's stage fails and is marked so.
     let caught_up = |s: &[PipelineStatus], pipeline: &str, last: &str| {

@@ -1,5 +1,8 @@
-//! Sample data a person can feed a pipeline with (`ingot produce`, `ingot
-//! demo`): realistic, deterministic for a seed.
+//! Sample records in the shapes real sources write: application logs,
+//! osquery result logs, Debezium change events. Realistic, deterministic for
+//! a seed, and the one source of such records for `ingot produce` and
+//! `ingot demo`, the benchmarks and the end-to-end tests, so what a person
+//! feeds a pipeline is what ingot is measured and tested with.
 
 pub mod debezium;
 pub mod logs;

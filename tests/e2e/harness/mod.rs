@@ -2,21 +2,21 @@
 //!
 //! - [`broker`]: a real Kafka-protocol broker (Tansu) on a free loopback port,
 //!   owned by one test, plus a fast producer and a consumer to check a topic.
-//! - [`logs`]: deterministic application-log records, well-formed and not,
-//!   from which a test computes the expected silver, quarantine and gold
-//!   tables without asking ingot.
 //! - [`modules`]: the guest components, built once per test process.
 //! - [`ingot`]: a lake in a temp dir and the real `ingot` binary, run to
 //!   completion or in the background.
 //! - [`workloads`]: the example pipeline files and `ingot produce`, as a
 //!   user runs the osquery and Debezium workloads.
 //!
+//! The application-log records the tests send, and compute the expected
+//! silver, quarantine and gold tables from, are `ingot_sample::logs`'s
+//! cycling stream.
+//!
 //! nextest runs every test in its own process, several at once: nothing here
 //! shares a port, a directory or a topic between tests.
 
 pub mod broker;
 pub mod ingot;
-pub mod logs;
 pub mod modules;
 pub mod workloads;
 

@@ -8,18 +8,13 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, ensure};
-use ingot_sample::logs::LogSample;
+use ingot_sample::{Record, logs::LogSample};
 
 /// Where the guest profile puts the components, under the workspace root.
 const GUEST_DIR: &str = "target/guests/wasm32-wasip2/guest";
 
 /// Size of one record value, in bytes: a realistic application log line.
 pub const RECORD_BYTES: usize = 300;
-
-/// Printable filler for the `msg` field: JSON-safe (no quote, no backslash).
-const FILLER: &str = " | GET /api/v2/orders/7f3a9c?expand=items,customer&page=2 \
-    status=200 bytes=5123 ua=Mozilla/5.0 (X11; Linux x86_64) trace=4bf92f3577b34da6a3ce929d0e0e4736 \
-    span=00f067aa0ba902b7 region=eu-west-1 pod=checkout-7d9f8c6b5-x2x9q";
 
 /// The workspace root (the directory holding the root `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {
@@ -47,26 +42,11 @@ pub fn guest_module(name: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// `n` well-formed log records (key, value), the same on every run, each
-/// value padded to [`RECORD_BYTES`] by lengthening its `msg`.
-pub fn log_records(n: usize) -> impl Iterator<Item = (Vec<u8>, Option<Vec<u8>>)> {
-    LogSample::new(42, 0)
-        .take(n)
-        .map(|(key, value)| (key, value.map(|v| pad_msg(v, RECORD_BYTES))))
-}
-
-/// `value` (a JSON object whose last field is the string `msg`) with `msg`
-/// lengthened so the whole value is `target` bytes; unchanged if it is
-/// already that long or does not end in `"}`.
-fn pad_msg(mut value: Vec<u8>, target: usize) -> Vec<u8> {
-    if value.len() >= target || !value.ends_with(b"\"}") {
-        return value;
-    }
-    let tail = value.split_off(value.len() - 2);
-    let missing = target - value.len() - tail.len();
-    value.extend(FILLER.bytes().cycle().take(missing));
-    value.extend(tail);
-    value
+/// `n` well-formed log records (key, value), the same on every run: the
+/// logs sample of seed 42, each value padded to [`RECORD_BYTES`] by
+/// lengthening its `msg` ([`LogSample::padded`]).
+pub fn log_records(n: usize) -> impl Iterator<Item = Record> {
+    LogSample::new(42, 0).padded(RECORD_BYTES).take(n)
 }
 
 /// One line naming the machine: cores, CPU model and load average.

@@ -35,7 +35,7 @@ use crate::{
     swap::ModuleWatch,
 };
 use execute::{ExecuteSettings, Executor, Processed};
-use progress::{NothingToCommit, Produced, Progress};
+use progress::{NothingToCommit, Observed, Produced, Progress, Range};
 use sink::Sinks;
 
 pub use execute::ISOLATION_FAILURES;
@@ -229,29 +229,14 @@ impl StageRunner {
 
     async fn step_inner(&mut self) -> Result<StepOutcome> {
         self.follow_registry().await?;
-        let Some(latest) = sink::refresh_or_open(&mut self.input, &self.input_uri)
-            .await?
-            .map(Table::version)
-        else {
+        let Some((range, observed)) = self.next_range().await? else {
             return Ok(StepOutcome::Idle);
         };
-        if self.caught_up_at == Some(latest) {
-            return Ok(StepOutcome::Idle);
-        }
-        let observed = self.sinks.observe(&self.progress).await?;
-        let Some(range) = self.progress.next_range(observed, latest) else {
-            self.caught_up_at = Some(latest);
-            return Ok(StepOutcome::Idle);
-        };
-        let input = self.input.as_ref().expect("invariant: input opened above");
-        let changes = input.changes(range.from, range.to).await?;
-        let changes = if changes.is_empty() {
-            // A zero-row batch of the input's CDF schema, so the module
-            // still reports its output schema when a range holds no changes.
-            vec![RecordBatch::new_empty(input.change_schema())]
-        } else {
-            changes
-        };
+        let input = self
+            .input
+            .as_ref()
+            .expect("invariant: opened by next_range");
+        let changes = read_changes(input, range).await?;
         let rows_in = changes.iter().map(RecordBatch::num_rows).sum();
         let Processed {
             outputs,
@@ -301,6 +286,26 @@ impl StageRunner {
         })
     }
 
+    /// The range the next step processes and the progress it was chosen
+    /// from; `None` when the input does not exist yet or holds nothing new.
+    async fn next_range(&mut self) -> Result<Option<(Range, Observed)>> {
+        let Some(latest) = sink::refresh_or_open(&mut self.input, &self.input_uri)
+            .await?
+            .map(Table::version)
+        else {
+            return Ok(None);
+        };
+        if self.caught_up_at == Some(latest) {
+            return Ok(None);
+        }
+        let observed = self.sinks.observe(&self.progress).await?;
+        let range = self.progress.next_range(observed, latest);
+        if range.is_none() {
+            self.caught_up_at = Some(latest);
+        }
+        Ok(range.map(|range| (range, observed)))
+    }
+
     /// Switches to the module the registry names for this stage, if it
     /// names another one and it loads and initialises; otherwise keeps the
     /// module it has. A registry that cannot be read fails the step only
@@ -340,4 +345,15 @@ impl StageRunner {
         }
         Ok(())
     }
+}
+
+/// The input's changes over `range`: at least one batch, a zero-row one of
+/// the input's CDF schema when the range holds no changes, so the module
+/// still reports its output schema.
+async fn read_changes(input: &Table, range: Range) -> Result<Vec<RecordBatch>> {
+    let changes = input.changes(range.from, range.to).await?;
+    if changes.is_empty() {
+        return Ok(vec![RecordBatch::new_empty(input.change_schema())]);
+    }
+    Ok(changes)
 }

@@ -94,20 +94,9 @@ impl StageRunner {
         };
         let entries = quarantine.changes(range.from, range.to).await?;
         let wanted = wanted_rows(&entries, &mut report);
-        let Some(input) = sink::refresh_or_open(&mut self.input, &self.input_uri).await? else {
+        let Some(replay) = self.find_input_rows(wanted, &mut report).await? else {
             return Ok(report);
         };
-        let schema = input.change_schema();
-        let mut rows = Vec::new();
-        for (version, json) in wanted {
-            let (found, missing) =
-                quarantine::select_rows(&input.changes(version, version).await?, json);
-            report.missing += missing.len();
-            rows.extend(found);
-        }
-        report.replayed = rows.len();
-        let replay = concat_batches(&schema, &rows)
-            .map_err(|e| Error::Internal(format!("joining the rows to reprocess: {e}")))?;
         let processed = self
             .executor
             .run(vec![replay], now_micros(), &mut self.sinks.output_check())
@@ -131,6 +120,32 @@ impl StageRunner {
             "quarantine reprocessed"
         );
         Ok(report)
+    }
+}
+
+impl StageRunner {
+    /// The input rows `wanted` names, found again in the input's Change Data
+    /// Feed at their versions, as one batch; counts the replayed and the
+    /// missing ones into `report`. `None` when the input table is gone.
+    async fn find_input_rows(
+        &mut self,
+        wanted: BTreeMap<i64, Vec<String>>,
+        report: &mut Reprocessed,
+    ) -> Result<Option<RecordBatch>> {
+        let Some(input) = sink::refresh_or_open(&mut self.input, &self.input_uri).await? else {
+            return Ok(None);
+        };
+        let mut rows = Vec::new();
+        for (version, json) in wanted {
+            let (found, missing) =
+                quarantine::select_rows(&input.changes(version, version).await?, json);
+            report.missing += missing.len();
+            rows.extend(found);
+        }
+        report.replayed = rows.len();
+        concat_batches(&input.change_schema(), &rows)
+            .map(Some)
+            .map_err(|e| Error::Internal(format!("joining the rows to reprocess: {e}")))
     }
 }
 

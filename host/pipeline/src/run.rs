@@ -154,35 +154,7 @@ impl Pipeline {
                     true,
                 );
                 report.ingest = blocking(move || ingest.run()).await?;
-                let status = &mut self.status;
-                for (i, (stage, totals)) in
-                    self.stages.iter_mut().zip(&mut report.stages).enumerate()
-                {
-                    while !stop.load(Ordering::SeqCst) {
-                        let outcome = stage.step().await;
-                        status.record(i, stage, &outcome);
-                        status.save(false, false);
-                        match outcome {
-                            Ok(StepOutcome::Idle) => break,
-                            Ok(step) => {
-                                add(totals, &step);
-                                if let Some(failure) = stage.take_failure() {
-                                    report.errors.push(failure);
-                                }
-                            }
-                            Err(e) if e.is_conflict() => {
-                                tracing::info!(parent: stage.span(), error = %e, "another writer committed first, redoing");
-                                tokio::time::sleep(IDLE_WAIT).await;
-                            }
-                            Err(e) => {
-                                tracing::error!(parent: stage.span(), error = %e, "stage gave up");
-                                status.give_up(i, &e);
-                                report.errors.push(e);
-                                break;
-                            }
-                        }
-                    }
-                }
+                self.run_stages_once(&mut report, &stop).await;
             }
             RunMode::Continuous => {
                 let ingest = tokio::spawn(supervise_ingest(
@@ -197,6 +169,38 @@ impl Pipeline {
             }
         }
         Ok(report)
+    }
+
+    /// The `--once` stage loop: each stage in order, until its input holds
+    /// nothing new; a stage that fails gives up for the run.
+    async fn run_stages_once(&mut self, report: &mut RunReport, stop: &AtomicBool) {
+        let status = &mut self.status;
+        for (i, (stage, totals)) in self.stages.iter_mut().zip(&mut report.stages).enumerate() {
+            while !stop.load(Ordering::SeqCst) {
+                let outcome = stage.step().await;
+                status.record(i, stage, &outcome);
+                status.save(false, false);
+                match outcome {
+                    Ok(StepOutcome::Idle) => break,
+                    Ok(step) => {
+                        add(totals, &step);
+                        if let Some(failure) = stage.take_failure() {
+                            report.errors.push(failure);
+                        }
+                    }
+                    Err(e) if e.is_conflict() => {
+                        tracing::info!(parent: stage.span(), error = %e, "another writer committed first, redoing");
+                        tokio::time::sleep(IDLE_WAIT).await;
+                    }
+                    Err(e) => {
+                        tracing::error!(parent: stage.span(), error = %e, "stage gave up");
+                        status.give_up(i, &e);
+                        report.errors.push(e);
+                        break;
+                    }
+                }
+            }
+        }
     }
 
     /// The continuous stage loop: every stage steps when it has work; a

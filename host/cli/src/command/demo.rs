@@ -55,25 +55,9 @@ pub(super) async fn demo(args: DemoArgs, cache_dir: Option<PathBuf>) -> Result<i
     let broker = EmbeddedBroker::start(&["logs".to_owned()], 3)?;
     println!("embedded kafka broker at {}", broker.bootstrap());
     let pipeline_file = lake.join("pipeline.toml");
-    let mut config = PipelineConfig::read(DEMO_PIPELINE, &pipeline_file)?;
-    config.kafka.brokers = broker.bootstrap().to_owned();
-    config.lake.root = lake.display().to_string();
-    for stage in &mut config.stages {
-        let file = stage
-            .module
-            .file_name()
-            .map(PathBuf::from)
-            .unwrap_or_default();
-        stage.module = modules.join(file);
-        if !stage.module.is_file() {
-            eprintln!(
-                "{} is missing: build the transforms first (./dev build-transforms) or pass --modules",
-                stage.module.display()
-            );
-            return Ok(2);
-        }
-    }
-    let config = config.validated()?;
+    let Some(config) = demo_config(&pipeline_file, &lake, &modules, broker.bootstrap())? else {
+        return Ok(2);
+    };
     write_pipeline_file(&config, &pipeline_file)?;
     let brokers = broker.bootstrap().to_owned();
     let sent = tokio::task::spawn_blocking(move || {
@@ -104,6 +88,36 @@ pub(super) async fn demo(args: DemoArgs, cache_dir: Option<PathBuf>) -> Result<i
         pipeline_file.display()
     );
     Ok(i32::from(!report.errors.is_empty()))
+}
+
+/// The pipeline of `examples/logs.toml` as the demo runs it, to be written
+/// at `pipeline_file`: its broker, lake and modules replaced; `None` (with
+/// the reason printed) when a module is not built.
+fn demo_config(
+    pipeline_file: &Path,
+    lake: &Path,
+    modules: &Path,
+    brokers: &str,
+) -> Result<Option<PipelineConfig>> {
+    let mut config = PipelineConfig::read(DEMO_PIPELINE, pipeline_file)?;
+    config.kafka.brokers = brokers.to_owned();
+    config.lake.root = lake.display().to_string();
+    for stage in &mut config.stages {
+        let file = stage
+            .module
+            .file_name()
+            .map(PathBuf::from)
+            .unwrap_or_default();
+        stage.module = modules.join(file);
+        if !stage.module.is_file() {
+            eprintln!(
+                "{} is missing: build the transforms first (./dev build-transforms) or pass --modules",
+                stage.module.display()
+            );
+            return Ok(None);
+        }
+    }
+    Ok(Some(config.validated()?))
 }
 
 /// The gold table and the reasons of the quarantined records.

@@ -82,18 +82,9 @@ pub async fn serve(
         let pipeline = config.name.clone();
         match prepare(config, &runtime).await {
             Ok(prepared) => {
-                let gate = Arc::clone(&gates[hosted.tenant]);
-                let stop = Arc::new(AtomicBool::new(false));
-                flags.push(Arc::clone(&stop));
                 tracing::info!(%tenant, %pipeline, "pipeline started");
-                let task = tokio::spawn(async move {
-                    let (pipeline, broker) = prepared;
-                    let brokers = broker.as_ref().map_or_else(
-                        || pipeline.config().kafka.brokers.clone(),
-                        |b| b.bootstrap().to_owned(),
-                    );
-                    pipeline.with_gate(&gate).run(brokers, mode, stop).await
-                });
+                let (stop, task) = start(prepared, Arc::clone(&gates[hosted.tenant]), mode);
+                flags.push(stop);
                 tasks.push((runs.len(), task));
                 runs.push(PipelineRun {
                     tenant,
@@ -120,6 +111,28 @@ pub async fn serve(
     }
     relay.abort();
     Ok(runs)
+}
+
+/// Runs a prepared pipeline in its own task, its module calls under
+/// `gate`; returns the flag that stops it and the task.
+fn start(
+    (pipeline, broker): (Pipeline, Option<EmbeddedBroker>),
+    gate: Arc<Semaphore>,
+    mode: RunMode,
+) -> (
+    Arc<AtomicBool>,
+    tokio::task::JoinHandle<ingot_pipeline::Result<RunReport>>,
+) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let task = tokio::spawn(async move {
+        let brokers = broker.as_ref().map_or_else(
+            || pipeline.config().kafka.brokers.clone(),
+            |b| b.bootstrap().to_owned(),
+        );
+        pipeline.with_gate(&gate).run(brokers, mode, flag).await
+    });
+    (stop, task)
 }
 
 /// Sets every pipeline's flag once `stop` is set.

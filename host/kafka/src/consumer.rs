@@ -177,7 +177,8 @@ impl KafkaSource {
             // Eager protocol: the rebalance callback assigns explicitly.
             .set("partition.assignment.strategy", "range,roundrobin")
             // librdkafka's default (500) throttles a consumer draining a
-            // backlog to a tenth of its speed (see DESIGN.md).
+            // backlog to a tenth of its speed (measured on Tansu: about 75,000
+            // records/s against 900,000 with 10 ms).
             .set("fetch.wait.max.ms", "10")
             // A restarted host waits for its dead predecessor's session to
             // expire before the group reassigns: keep that short.

@@ -4,16 +4,6 @@
 use ingot_delta::WriteMode;
 use serde::Deserialize as _;
 
-/// The keys each write mode takes besides `mode`, for messages.
-fn mode_keys(mode: &str) -> &'static str {
-    match mode {
-        "upsert" => "keys, sequence, delete-column",
-        "accumulate" => "keys, measures, reset-column",
-        "dedupe" => "keys",
-        _ => "no other key",
-    }
-}
-
 /// Deserializes a stage's write mode from the keys the stage itself does
 /// not take: `mode` defaults to `append`, which takes no other key.
 pub(super) fn write_mode<'de, D: serde::Deserializer<'de>>(
@@ -36,17 +26,19 @@ pub(super) fn write_mode<'de, D: serde::Deserializer<'de>>(
         && let Some(key) = table.keys().find(|k| *k != "mode")
     {
         return Err(D::Error::custom(format!(
-            "unknown field `{key}` (mode `append` takes {})",
-            mode_keys(&mode)
+            "unknown field `{key}` (mode `append` takes no other key)"
         )));
     }
     WriteMode::deserialize(toml::Value::Table(table)).map_err(|e| {
         let message = e.to_string();
         let message = message.trim_end();
+        // serde names the keys the mode takes: "unknown field `x`, expected
+        // one of `keys`, `sequence`" (or "expected `keys`").
         match message.split_once(", expected") {
-            Some((unknown, _)) if unknown.starts_with("unknown field") => D::Error::custom(
-                format!("{unknown} (mode `{mode}` takes {})", mode_keys(&mode)),
-            ),
+            Some((unknown, takes)) if unknown.starts_with("unknown field") => {
+                let takes = takes.trim_start().trim_start_matches("one of ");
+                D::Error::custom(format!("{unknown} (mode `{mode}` takes {takes})"))
+            }
             _ if message.starts_with("missing field") => {
                 D::Error::custom(format!("{message} (required by mode `{mode}`)"))
             }

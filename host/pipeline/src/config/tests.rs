@@ -120,7 +120,7 @@ fn a_key_of_another_mode_is_refused_naming_the_modes_keys_and_the_stage_line() {
     );
     let err = error_of(&misplaced);
     assert!(err.contains("`stages[1].sequence`"), "{err}");
-    assert!(err.contains("keys, measures, reset-column"), "{err}");
+    assert!(err.contains("`keys`, `measures`, `reset-column`"), "{err}");
     assert!(err.contains("in the stage at line 11"), "{err}");
 }
 

@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 from ingot import _flatbuf as fb  # noqa: E402
-from ingot import ipc  # noqa: E402
+from ingot import _ipc_encode, ipc  # noqa: E402
 from ingot.arrow import (  # noqa: E402
     Batch,
     Field,
@@ -462,9 +462,9 @@ class WireFormat(unittest.TestCase):
 def _stream_with(schema_table=None, record_batch=None, body=b""):
     parts = []
     if schema_table is not None:
-        parts.append(ipc._message(1, schema_table, 0))
+        parts.append(_ipc_encode._message(1, schema_table, 0))
     if record_batch is not None:
-        parts.append(ipc._message(3, record_batch, len(body)) + body)
+        parts.append(_ipc_encode._message(3, record_batch, len(body)) + body)
     return b"".join(parts) + EOS
 
 
@@ -482,10 +482,10 @@ class DecodeErrors(unittest.TestCase):
             (3, "o", fb.T((0, "b", 1), (1, "b", 0))),
         )
         with self.assertRaisesRegex(IpcError, r"message 1 \(RecordBatch\).*compressed \(ZSTD\)"):
-            ipc.decode(_stream_with(ipc._schema_table(schema), rb))
+            ipc.decode(_stream_with(_ipc_encode._schema_table(schema), rb))
 
     def test_dictionary_field_is_named(self):
-        field = ipc._field_table(Field("country", utf8()))
+        field = _ipc_encode._field_table(Field("country", utf8()))
         field.fields.append((4, "o", fb.T((0, "q", 0), (1, "o", fb.T((0, "i", 32), (1, "?", True))))))
         nested = fb.T((0, "o", fb.Str("outer")), (1, "?", True), (2, "B", 13), (3, "o", fb.T()), (5, "o", fb.TableVec([field])))
         schema = fb.T((0, "h", 0), (1, "o", fb.TableVec([nested])))
@@ -512,7 +512,7 @@ class DecodeErrors(unittest.TestCase):
             (2, "o", fb.StructVec(struct.pack("<qqqq", 0, 0, 0, 64), 2)),
         )
         with self.assertRaisesRegex(IpcError, r"data buffer of field 'a' \(offset 0, length 64\) lies outside the 8-byte body"):
-            ipc.decode(_stream_with(ipc._schema_table(schema), rb, bytes(8)))
+            ipc.decode(_stream_with(_ipc_encode._schema_table(schema), rb, bytes(8)))
 
     def test_record_batch_before_schema(self):
         rb = fb.T((0, "q", 0))

@@ -45,6 +45,7 @@
 
 mod cdf;
 mod error;
+mod history;
 mod location;
 mod reduce;
 mod schema;
@@ -60,10 +61,8 @@ mod tests_merge;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use deltalake::kernel::Action;
 use deltalake::kernel::engine::arrow_conversion::TryIntoArrow as _;
 use deltalake::kernel::transaction::CommitProperties;
-use deltalake::logstore::{LogStore as _, get_actions};
 use deltalake::table::state::DeltaTableState;
 use deltalake::{DeltaTable, DeltaTableError, TableProperty};
 
@@ -78,10 +77,20 @@ pub use cdf::{
     CHANGE_TYPE_COLUMN, COMMIT_TIMESTAMP_COLUMN, COMMIT_VERSION_COLUMN, ChangeStream, change_schema,
 };
 pub use error::TableError;
+pub use history::CommitRecord;
 pub use tombstones::Tombstones;
 
 /// The commit-info key under which ingot records its [`Lineage`].
 pub const LINEAGE_KEY: &str = "ingot";
+
+/// How long the JSON commits of a table ingot creates are kept once a
+/// checkpoint covers them (`delta.logRetentionDuration`): a stage further
+/// behind than this can no longer read its input's change feed.
+pub const LOG_RETENTION: &str = "interval 30 days";
+
+/// How long files a commit removed, and `_change_data` files, are kept
+/// before a vacuum may delete them (`delta.deletedFileRetentionDuration`).
+pub const DELETED_FILE_RETENTION: &str = "interval 7 days";
 
 /// A Delta `txn` (SetTransaction) action: app id + version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +117,24 @@ pub struct Lineage {
     pub input_table: Option<String>,
     /// Inclusive range of input table versions consumed.
     pub input_versions: Option<(i64, i64)>,
+    /// What a stage's module ran with over that range (absent on bronze and
+    /// registry commits, and on commits of ingot before 0.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<Attempt>,
+}
+
+/// What one attempt of a stage's step ran with: a redo of the same range
+/// after a crash must run with the same, so it reproduces the first attempt.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Attempt {
+    /// sha256 hex of the module's configuration (its `init` pairs as JSON).
+    pub config_digest: String,
+    /// The processing time the module was given (µs since the epoch).
+    pub processing_time: i64,
+    /// The configuration itself: recorded in quarantine commits, whose redo
+    /// must reuse it even if the pipeline file or the registry changed since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<Vec<(String, String)>>,
 }
 
 /// What one commit carries besides rows.
@@ -328,6 +355,13 @@ impl Table {
             .create()
             .with_columns(wanted.fields().cloned())
             .with_configuration_property(TableProperty::EnableChangeDataFeed, Some("true"))
+            // Stated, not inherited: a stage can read this table's history
+            // for as long as these keep it (docs/operations.md, retention).
+            .with_configuration_property(TableProperty::LogRetentionDuration, Some(LOG_RETENTION))
+            .with_configuration_property(
+                TableProperty::DeletedFileRetentionDuration,
+                Some(DELETED_FILE_RETENTION),
+            )
             // No retry: a create that loses the race for version 0 must fail,
             // not land a second create commit on top of the winner's.
             .with_commit_properties(CommitProperties::default().with_max_retries(0))
@@ -408,40 +442,6 @@ impl Table {
     /// writer is seen after the next refresh.
     pub fn txn_version(&self, app_id: &str) -> Option<i64> {
         self.txns.get(app_id).copied()
-    }
-
-    /// The ingot lineage recorded in the commit info of `version` (`None` if
-    /// that commit has none or its log entry no longer exists).
-    ///
-    /// # Errors
-    /// [`TableError::Read`] when the log cannot be read,
-    /// [`TableError::Lineage`] when the recorded lineage cannot be decoded.
-    pub async fn lineage(&self, version: i64) -> Result<Option<Lineage>, TableError> {
-        let Ok(v) = u64::try_from(version) else {
-            return Ok(None);
-        };
-        let store = self.inner.log_store();
-        let bytes = store
-            .read_commit_entry(v)
-            .await
-            .map_err(|source| self.read_error(version, source))?;
-        let Some(bytes) = bytes else {
-            return Ok(None);
-        };
-        let actions = get_actions(v, &bytes).map_err(|source| self.read_error(version, source))?;
-        let recorded = actions.into_iter().find_map(|action| match action {
-            Action::CommitInfo(mut info) => info.info.remove(LINEAGE_KEY),
-            _ => None,
-        });
-        recorded
-            .map(|value| {
-                serde_json::from_value(value).map_err(|source| TableError::Lineage {
-                    table: self.uri.clone(),
-                    version,
-                    source,
-                })
-            })
-            .transpose()
     }
 
     /// All current rows of the loaded snapshot.

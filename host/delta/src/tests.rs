@@ -17,6 +17,7 @@ pub(super) fn lineage(stage: &str) -> Lineage {
         module: Some("ab".repeat(32)),
         input_table: Some("file:///lake/bronze".into()),
         input_versions: Some((3, 7)),
+        attempt: None,
     }
 }
 

@@ -42,6 +42,9 @@ pub enum Error {
         /// What was asked for, with the identifiers of the thing at fault.
         what: String,
     },
+    /// A stage cannot go on without a person's decision.
+    #[error(transparent)]
+    Progress(#[from] ProgressError),
     /// A stage failed; wraps the cause with the stage's identity.
     #[error("stage {pipeline}/{stage} failed: {source}")]
     Stage {
@@ -72,7 +75,7 @@ impl Error {
     /// Who has to act on this error.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Error::Config(_) | Error::Unsupported { .. } => ErrorClass::User,
+            Error::Config(_) | Error::Unsupported { .. } | Error::Progress(_) => ErrorClass::User,
             Error::Source(e) => e.class(),
             Error::Table(e) => e.class(),
             Error::Runtime(e) => e.class(),
@@ -82,6 +85,50 @@ impl Error {
             Error::Internal(_) => ErrorClass::Internal,
         }
     }
+}
+
+/// Why a stage stopped before reading a range: going on would lose or
+/// duplicate rows, so it waits for a person. Nothing of the range was
+/// written.
+#[derive(Debug, thiserror::Error)]
+pub enum ProgressError {
+    /// A redo must run the module its first attempt ran, and it is gone.
+    #[error(
+        "input versions {from}..={to} of stage {stage} were first run with module {module} \
+         (recorded in the quarantine commit of that attempt), which is neither in the \
+         registry nor the stage's module file: deploy that module again (`ingot deploy`) \
+         so the stage can finish the range as it started it, then deploy the new one"
+    )]
+    PinnedModuleMissing {
+        /// The stage.
+        stage: String,
+        /// First input version of the range.
+        from: i64,
+        /// Last input version of the range.
+        to: i64,
+        /// sha256 hex of the module.
+        module: String,
+    },
+    /// The input's log no longer holds versions the stage has not read.
+    #[error(
+        "stage {stage} needs versions {from}..={to} of its input {table}, but the input's log \
+         now starts at version {oldest} (a log cleanup or vacuum removed the older ones; \
+         the stage fell behind the retention): re-derive the stage from a snapshot of the input \
+         by removing its output, quarantine and tombstones tables (a stage without progress \
+         starts from the input's current snapshot), or restore the input's history"
+    )]
+    HistoryGone {
+        /// The stage.
+        stage: String,
+        /// The input table.
+        table: String,
+        /// First version needed.
+        from: i64,
+        /// Last version needed.
+        to: i64,
+        /// The oldest version the input's log still holds.
+        oldest: i64,
+    },
 }
 
 /// The crate's result type.

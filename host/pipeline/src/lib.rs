@@ -31,5 +31,5 @@ pub mod stage;
 pub mod status;
 pub mod swap;
 
-pub use error::{Error, Result};
+pub use error::{Error, ProgressError, Result};
 pub use run::{Pipeline, RunMode, RunReport, StageReport};

@@ -2,10 +2,11 @@
 //! the reason and where it came from, so nothing is lost on bad input and a
 //! person can fix and replay it.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use ingot_core::arrow::{
-    array::{ArrayRef, AsArray, Int64Array, RecordBatch, StringArray},
+    array::{ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringArray},
+    compute::{filter_record_batch, kernels::boolean::not},
     datatypes::{DataType, Field, Int64Type, Schema, SchemaRef},
     json::LineDelimitedWriter,
 };
@@ -95,35 +96,89 @@ fn row_json(row: &RecordBatch) -> String {
 /// The rows of `batches` whose rendering (as in the quarantine's `row`
 /// column) is one of `wanted`, each wanted rendering matched once; returns
 /// them and the renderings not found.
+///
+/// # Errors
+/// Never in practice: the masks are built to the batches' lengths.
 pub fn select_rows(
     batches: &[RecordBatch],
     wanted: Vec<String>,
-) -> (Vec<RecordBatch>, Vec<String>) {
-    let mut left: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+) -> Result<(Vec<RecordBatch>, Vec<String>)> {
+    let (masks, missing) = match_rows(batches, wanted);
+    let found = filter(batches, &masks, false)?;
+    Ok((found, missing))
+}
+
+/// `batches` without the rows whose rendering is one of `quarantined`
+/// (each rendering removes one row): the input of a redo whose first
+/// attempt quarantined those rows. Returns the rows left and how many were
+/// removed.
+///
+/// # Errors
+/// Never in practice: the masks are built to the batches' lengths.
+pub fn without_rows(
+    batches: Vec<RecordBatch>,
+    quarantined: Vec<String>,
+) -> Result<(Vec<RecordBatch>, usize)> {
+    let wanted = quarantined.len();
+    let (masks, missing) = match_rows(&batches, quarantined);
+    let left = filter(&batches, &masks, true)?;
+    Ok((left, wanted - missing.len()))
+}
+
+/// For each batch, which of its rows render as one of `wanted` (each
+/// rendering matched once, in order), and the renderings not found.
+fn match_rows(batches: &[RecordBatch], wanted: Vec<String>) -> (Vec<BooleanArray>, Vec<String>) {
+    let mut left: HashMap<String, usize> = HashMap::new();
     for w in wanted {
         *left.entry(w).or_default() += 1;
     }
-    let mut found = Vec::new();
-    for batch in batches {
-        for i in 0..batch.num_rows() {
-            if left.is_empty() {
-                break;
-            }
-            let json = row_json(&batch.slice(i, 1));
-            if let Some(n) = left.get_mut(&json) {
-                *n -= 1;
-                if *n == 0 {
-                    left.remove(&json);
-                }
-                found.push(batch.slice(i, 1));
-            }
-        }
-    }
+    let masks = batches
+        .iter()
+        .map(|batch| {
+            (0..batch.num_rows())
+                .map(|i| {
+                    if left.is_empty() {
+                        return false;
+                    }
+                    let json = row_json(&batch.slice(i, 1));
+                    let Some(n) = left.get_mut(&json) else {
+                        return false;
+                    };
+                    *n -= 1;
+                    if *n == 0 {
+                        left.remove(&json);
+                    }
+                    true
+                })
+                .collect::<BooleanArray>()
+        })
+        .collect();
     let missing = left
         .into_iter()
         .flat_map(|(json, n)| std::iter::repeat_n(json, n))
         .collect();
-    (found, missing)
+    (masks, missing)
+}
+
+/// The rows of each batch its mask selects (or, `inverted`, leaves out).
+fn filter(
+    batches: &[RecordBatch],
+    masks: &[BooleanArray],
+    inverted: bool,
+) -> Result<Vec<RecordBatch>> {
+    batches
+        .iter()
+        .zip(masks)
+        .map(|(batch, mask)| {
+            let mask = if inverted {
+                not(mask)
+            } else {
+                Ok(mask.clone())
+            };
+            mask.and_then(|mask| filter_record_batch(batch, &mask))
+                .map_err(|e| Error::Internal(format!("selecting quarantined rows: {e}")))
+        })
+        .collect()
 }
 
 /// The quarantine rows as one batch.

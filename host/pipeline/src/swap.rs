@@ -87,6 +87,11 @@ impl ModuleWatch {
         self.registry.module_path(&deployment.digest)
     }
 
+    /// Where the registry keeps the module of sha256 `digest`.
+    pub fn module_file(&self, digest: &str) -> std::path::PathBuf {
+        self.registry.module_path(digest)
+    }
+
     /// Remembers that `deployment` could not be switched to.
     pub fn refuse(&mut self, deployment: &Deployment) {
         self.refused = deployment.version;

@@ -190,6 +190,7 @@ impl Registry {
                 module: Some(deployment.digest.clone()),
                 input_table: None,
                 input_versions: None,
+                attempt: None,
             },
         };
         let version = table

@@ -112,6 +112,27 @@ impl Executor {
         })
     }
 
+    /// Another executor with the same runtime, settings and gate, running
+    /// `module` initialised with `init_config`: the one a pinned redo runs.
+    ///
+    /// # Errors
+    /// [`RuntimeError`] when the instance cannot be created or `init` fails.
+    pub fn fork(
+        &self,
+        module: Arc<Module>,
+        init_config: Vec<(String, String)>,
+    ) -> Result<Executor, RuntimeError> {
+        let mut fork = Executor::new(
+            self.id.clone(),
+            Arc::clone(&self.runtime),
+            module,
+            init_config,
+            self.settings.clone(),
+        )?;
+        fork.gate.clone_from(&self.gate);
+        Ok(fork)
+    }
+
     /// Makes every call hold a permit of `gate` (its tenant's), so a
     /// tenant's modules occupy at most that many threads.
     pub fn set_gate(&mut self, gate: Arc<Semaphore>) {

@@ -17,25 +17,28 @@
 
 pub mod execute;
 pub mod progress;
+mod redo;
 mod reprocess;
 pub mod sink;
 
-use std::{sync::Arc, time::Duration};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use ingot_core::{Layout, StageId, arrow::array::RecordBatch, clock::now_micros, short_digest};
-use ingot_delta::{Table, WriteMode};
+use ingot_delta::{Attempt, Table, WriteMode};
 use ingot_sandbox::{Limits, Runtime};
 use tokio::sync::Semaphore;
 use tracing::Instrument as _;
 
 use crate::{
-    Error, Result,
+    Error, ProgressError, Result,
     config::{PipelineConfig, StageConfig},
     deployments::Registry,
+    quarantine,
     swap::ModuleWatch,
 };
 use execute::{ExecuteSettings, Executor, Processed};
 use progress::{NothingToCommit, Observed, Produced, Progress, Range};
+use redo::FirstAttempt;
 use sink::Sinks;
 
 pub use execute::ISOLATION_FAILURES;
@@ -78,6 +81,9 @@ pub struct StageRunner {
     executor: Executor,
     sinks: Sinks,
     watch: ModuleWatch,
+    /// The stage's module file in the pipeline file (a pinned redo may need
+    /// it back after a deploy replaced it).
+    module_file: PathBuf,
     failure: Option<Error>,
     /// The input version this stage was last found caught up at: while the
     /// input stays there, a step is idle without reading the output and
@@ -152,6 +158,7 @@ impl StageRunner {
                 tombstones,
             ),
             watch: ModuleWatch::new(Registry::for_pipeline(config)?, &config.name, &stage.name),
+            module_file: PathBuf::from(&stage.module),
             input_uri,
             input: None,
             layout,
@@ -236,17 +243,14 @@ impl StageRunner {
             .input
             .as_ref()
             .expect("invariant: opened by next_range");
-        let changes = read_changes(input, range).await?;
+        let (range, changes) = read_range(input, &self.id, range, observed).await?;
         let rows_in = changes.iter().map(RecordBatch::num_rows).sum();
+        let (processed, digest, attempt) = self.execute(range, changes).await?;
         let Processed {
             outputs,
             rejects,
             failure,
-        } = self
-            .executor
-            .run(changes, now_micros(), &mut self.sinks.output_check())
-            .await?;
-        let digest = self.executor.module().digest().to_owned();
+        } = processed;
         if let Some(e) = &failure {
             tracing::error!(
                 module = %short_digest(&digest), from = range.from, to = range.to,
@@ -259,7 +263,10 @@ impl StageRunner {
             has_rejects: !rejects.is_empty(),
             output_exists: self.sinks.output().is_some(),
         };
-        let plan = match self.progress.plan(range, observed, produced, &digest) {
+        let plan = match self
+            .progress
+            .plan(range, observed, produced, &digest, &attempt)
+        {
             Ok(plan) => plan,
             Err(NothingToCommit) => {
                 return Err(failure.unwrap_or_else(|| {
@@ -284,6 +291,92 @@ impl StageRunner {
             version: written.version,
             failing,
         })
+    }
+
+    /// Runs the module over `changes`: a first attempt with the current
+    /// module at the range's processing time; a pinned redo as its first
+    /// attempt ran ([`redo`]). Returns what it produced, the digest of the
+    /// module that ran and how it ran.
+    async fn execute(
+        &mut self,
+        range: Range,
+        changes: Vec<RecordBatch>,
+    ) -> Result<(Processed, String, Attempt)> {
+        let input = self
+            .input
+            .as_ref()
+            .expect("invariant: opened by next_range");
+        let first = match (range.pinned, self.sinks.quarantine()) {
+            (true, Some(q)) => redo::first_attempt(q, self.progress.txn(), range).await?,
+            _ => FirstAttempt::default(),
+        };
+        let processing_time = match &first.attempt {
+            Some(a) => a.processing_time,
+            None => processing_time(input, range.to).await?,
+        };
+        let changes = if first.quarantined.is_empty() {
+            changes
+        } else {
+            let (left, removed) = quarantine::without_rows(changes, first.quarantined.clone())?;
+            tracing::info!(
+                from = range.from,
+                to = range.to,
+                already_quarantined = removed,
+                "redoing a range whose first attempt committed its rejects"
+            );
+            left
+        };
+        let mut pinned = self.pinned_executor(range, &first)?;
+        let executor = pinned.as_mut().unwrap_or(&mut self.executor);
+        let processed = executor
+            .run(changes, processing_time, &mut self.sinks.output_check())
+            .await?;
+        let attempt = Attempt {
+            config_digest: config_digest(executor.init_config()),
+            processing_time,
+            config: Some(executor.init_config().to_vec()),
+        };
+        Ok((processed, executor.module().digest().to_owned(), attempt))
+    }
+
+    /// The executor a pinned redo runs when its first attempt ran another
+    /// module or configuration than the current ones; `None` when they are
+    /// the same (or the first attempt recorded neither).
+    fn pinned_executor(&self, range: Range, first: &FirstAttempt) -> Result<Option<Executor>> {
+        let current = self.executor.module();
+        let config = first.attempt.as_ref().and_then(|a| a.config.as_deref());
+        let module = first.module.as_deref().filter(|m| *m != current.digest());
+        let config = config.filter(|c| *c != self.executor.init_config());
+        if module.is_none() && config.is_none() {
+            return Ok(None);
+        }
+        let module = match module {
+            Some(digest) => {
+                self.find_module(digest)
+                    .ok_or_else(|| ProgressError::PinnedModuleMissing {
+                        stage: self.id.to_string(),
+                        from: range.from,
+                        to: range.to,
+                        module: digest.to_owned(),
+                    })?
+            }
+            None => Arc::clone(current),
+        };
+        let config = config.map_or_else(|| self.executor.init_config().to_vec(), <[_]>::to_vec);
+        tracing::info!(
+            module = %short_digest(module.digest()), from = range.from, to = range.to,
+            "redoing the range with the module and configuration of its first attempt"
+        );
+        Ok(Some(self.executor.fork(module, config)?))
+    }
+
+    /// Module `digest` from the registry or the stage's module file.
+    fn find_module(&self, digest: &str) -> Option<Arc<ingot_sandbox::Module>> {
+        [self.watch.module_file(digest), self.module_file.clone()]
+            .into_iter()
+            .filter(|path| path.exists())
+            .filter_map(|path| self.executor.runtime().load(&path).ok())
+            .find(|module| module.digest() == digest)
     }
 
     /// The range the next step processes and the progress it was chosen
@@ -345,6 +438,63 @@ impl StageRunner {
         }
         Ok(())
     }
+}
+
+/// The input's changes over `range`, once it is known the input's log
+/// still holds them; a stage without progress whose input's log no
+/// longer starts at version 0 takes the input's current snapshot as
+/// inserts instead (and the range becomes `0..=` its version).
+async fn read_range(
+    input: &Table,
+    stage: &StageId,
+    range: Range,
+    observed: Observed,
+) -> Result<(Range, Vec<RecordBatch>)> {
+    let oldest = input.oldest_commit().await?;
+    if range.from >= oldest {
+        return Ok((range, read_changes(input, range).await?));
+    }
+    let fresh = observed.processed().is_none();
+    if fresh && (!range.pinned || range.to == input.version()) {
+        let snapshot = Range {
+            to: input.version(),
+            ..range
+        };
+        tracing::warn!(
+            input = %input.uri(), oldest, version = snapshot.to,
+            "the input's log no longer starts at version 0: deriving the stage from its snapshot"
+        );
+        let mut changes = input.snapshot_as_changes().await?;
+        if changes.is_empty() {
+            changes.push(RecordBatch::new_empty(input.change_schema()));
+        }
+        return Ok((snapshot, changes));
+    }
+    Err(ProgressError::HistoryGone {
+        stage: stage.to_string(),
+        table: input.uri().to_owned(),
+        from: range.from,
+        to: range.to,
+        oldest,
+    }
+    .into())
+}
+
+/// The processing time the module gets for a range ending at input version
+/// `to`: that version's commit timestamp, so every attempt of the range sees
+/// the same value (the clock only when the log records none).
+pub(super) async fn processing_time(input: &Table, to: i64) -> Result<i64> {
+    if let Some(at) = input.commit_timestamp(to).await? {
+        return Ok(at);
+    }
+    tracing::warn!(input = %input.uri(), version = to, "no commit timestamp; using the clock");
+    Ok(now_micros())
+}
+
+/// The digest of a module's configuration: sha256 of its pairs as JSON.
+fn config_digest(config: &[(String, String)]) -> String {
+    let json = serde_json::to_vec(config).expect("invariant: string pairs serialize");
+    crate::deployments::digest_of(&json)
 }
 
 /// The input's changes over `range`: at least one batch, a zero-row one of

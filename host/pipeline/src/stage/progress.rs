@@ -13,10 +13,13 @@
 //!
 //! and then commits, in this order:
 //!
-//! 1. **quarantine** (when the range has rejects not yet committed, or when it
-//!    has no output and the output table does not exist yet): the rejected
-//!    rows, txn `stage/<p>/<s>` = the range's end, plus the `settled` txn when
-//!    this commit settles the range alone;
+//! 1. **quarantine** (when the range has rejects, or when the output table
+//!    does not exist yet): the rejected rows, txn `stage/<p>/<s>` = the
+//!    range's end, the [`Attempt`] (module digest, its configuration and the
+//!    processing time), plus the `settled` txn when this commit settles the
+//!    range alone (no output and no output table). Creating the output table
+//!    always goes through this commit, so two hosts that both see no output
+//!    table contend on the quarantine's txn: one wins, the other redoes;
 //! 2. **tombstones** (upsert stages with a sequence and a delete column): the
 //!    range's deletes, an idempotent upsert by key that carries no txn;
 //! 3. **output**: the rows, txn `stage/<p>/<s>` = the range's end.
@@ -32,9 +35,12 @@
 //! - before the quarantine commit: nothing of the range was written; the
 //!   range is read and processed again from scratch;
 //! - after the quarantine commit, before the output: the quarantine's txn is
-//!   ahead of the output's, which *pins* the range: the redo takes exactly
-//!   that range again and does not write its rejects a second time
-//!   ([`Range::rejects_committed`]);
+//!   ahead of the output's, which *pins* the range ([`Range::pinned`]): the
+//!   redo takes exactly that range again, runs the module, configuration and
+//!   processing time the quarantine commit recorded, leaves out the input
+//!   rows already quarantined, and commits any new reject to the quarantine
+//!   (same txn) before the output, so a row ends in exactly one of the two
+//!   tables whatever the redo's module does ([`super::redo`]);
 //! - after the tombstones commit: as above; re-applying a range's deletes is
 //!   harmless (an upsert by key and sequence), and only rows strictly older
 //!   than a tombstone are dropped, so the redo still writes the range's own
@@ -49,7 +55,7 @@
 //! quarantine's own versions ([`Progress::reprocess`]).
 
 use ingot_core::Layout;
-use ingot_delta::{Commit, Lineage, Txn};
+use ingot_delta::{Attempt, Commit, Lineage, Txn};
 
 /// The txn versions a step read from the stage's tables before planning
 /// (each `None` when the table or the txn does not exist).
@@ -78,9 +84,9 @@ pub struct Range {
     pub from: i64,
     /// Last input version: the version every commit of the step records.
     pub to: i64,
-    /// Whether the range's rejects are already in the quarantine: a redo
-    /// after a crash between the quarantine and the output commits.
-    pub rejects_committed: bool,
+    /// Whether a first attempt of this range committed to the quarantine
+    /// but not the output: the redo must reproduce that attempt.
+    pub pinned: bool,
 }
 
 /// What running the module over a range produced, as far as the protocol
@@ -109,8 +115,8 @@ pub struct Expect {
 pub struct QuarantineCommit {
     /// Txns and lineage.
     pub commit: Commit,
-    /// Whether the step's rejects are written (false when they are already
-    /// in the table and this commit only settles the range).
+    /// Whether the step's rejects are written (false when the commit only
+    /// records the attempt, or settles the range).
     pub with_rejects: bool,
     /// Whether this commit is the whole step (no output commit follows).
     pub settles: bool,
@@ -204,38 +210,45 @@ impl Progress {
             Some(q) if q >= from => Range {
                 from,
                 to: q,
-                rejects_committed: true,
+                pinned: true,
             },
             _ => Range {
                 from,
                 to: latest.min(from.saturating_add(self.max_versions - 1)),
-                rejects_committed: false,
+                pinned: false,
             },
         })
     }
 
     /// The commits of a step over `range` that produced `produced`, with
-    /// the lineage of module `digest`.
+    /// the lineage of module `digest` run as `attempt` (its configuration
+    /// is recorded in the quarantine commit only).
     ///
     /// # Errors
-    /// [`NothingToCommit`] when the step has neither output nor rejects and
-    /// the output table does not exist: there is nothing to record the
-    /// progress in.
+    /// [`NothingToCommit`] when a first attempt has neither output nor
+    /// rejects and the output table does not exist: there is nothing to
+    /// record the progress in. (A pinned redo whose rows were all
+    /// quarantined by the first attempt settles the range.)
     pub fn plan(
         &self,
         range: Range,
         observed: Observed,
         produced: Produced,
         digest: &str,
+        attempt: &Attempt,
     ) -> Result<Plan, NothingToCommit> {
         let settles = !produced.has_output && !produced.output_exists;
-        if settles && !produced.has_rejects {
+        if settles && !produced.has_rejects && !range.pinned {
             return Err(NothingToCommit);
         }
-        let commit = self.commit(range, digest);
-        let with_rejects = produced.has_rejects && !range.rejects_committed;
-        let quarantine = (with_rejects || settles).then(|| {
-            let mut commit = commit.clone();
+        let recorded = Attempt {
+            config: None,
+            ..attempt.clone()
+        };
+        let commit = self.commit(range, digest, Some(recorded));
+        let with_rejects = produced.has_rejects;
+        let quarantine = (with_rejects || !produced.output_exists).then(|| {
+            let mut commit = self.commit(range, digest, Some(attempt.clone()));
             if settles && let Some(settled) = &self.settled_txn {
                 commit.txns.push(Txn {
                     app_id: settled.clone(),
@@ -263,8 +276,8 @@ impl Progress {
     }
 
     /// A commit recording progress `range.to` under this protocol's txn,
-    /// with the lineage of module `digest` over the range.
-    pub fn commit(&self, range: Range, digest: &str) -> Commit {
+    /// with the lineage of module `digest` run as `attempt` over the range.
+    pub fn commit(&self, range: Range, digest: &str, attempt: Option<Attempt>) -> Commit {
         Commit {
             txns: vec![Txn {
                 app_id: self.txn.clone(),
@@ -277,6 +290,7 @@ impl Progress {
                 module: Some(digest.to_owned()),
                 input_table: Some(self.input_uri.clone()),
                 input_versions: Some((range.from, range.to)),
+                attempt,
             },
         }
     }
@@ -305,6 +319,14 @@ mod tests {
         }
     }
 
+    fn attempt() -> Attempt {
+        Attempt {
+            config_digest: "cfg".into(),
+            processing_time: 1_700_000_000_000_000,
+            config: Some(vec![("field".into(), "message".into())]),
+        }
+    }
+
     fn txns(commit: &Commit) -> Vec<(&str, i64)> {
         commit
             .txns
@@ -317,10 +339,7 @@ mod tests {
     fn a_fresh_stage_takes_at_most_max_versions_from_version_zero() {
         let p = progress();
         let range = p.next_range(Observed::default(), 25).expect("work");
-        assert_eq!(
-            (range.from, range.to, range.rejects_committed),
-            (0, 9, false)
-        );
+        assert_eq!((range.from, range.to, range.pinned), (0, 9, false));
         assert_eq!(p.next_range(Observed::default(), 3).map(|r| r.to), Some(3));
     }
 
@@ -350,7 +369,13 @@ mod tests {
         let range = p.next_range(observed, 30).expect("work");
         assert_eq!((range.from, range.to), (5, 14));
         let plan = p
-            .plan(range, observed, produced(true, true, true), DIGEST)
+            .plan(
+                range,
+                observed,
+                produced(true, true, true),
+                DIGEST,
+                &attempt(),
+            )
             .expect("plan");
         let q = plan.quarantine.expect("rejects are quarantined");
         assert!(q.with_rejects && !q.settles);
@@ -374,6 +399,30 @@ mod tests {
     #[test]
     fn without_rejects_only_the_output_is_committed() {
         let p = progress();
+        let observed = Observed {
+            done: Some(2),
+            ..Observed::default()
+        };
+        let range = p.next_range(observed, 5).expect("work");
+        let plan = p
+            .plan(
+                range,
+                observed,
+                produced(true, false, true),
+                DIGEST,
+                &attempt(),
+            )
+            .expect("plan");
+        assert_eq!(plan.quarantine, None);
+        assert_eq!(plan.output.expect("output").expect.version, Some(2));
+    }
+
+    #[test]
+    fn creating_the_output_table_goes_through_a_quarantine_commit() {
+        // Two hosts that both see no output table contend on the
+        // quarantine's txn, so only one of them creates the output or
+        // settles the range.
+        let p = progress();
         let range = p.next_range(Observed::default(), 0).expect("work");
         let plan = p
             .plan(
@@ -381,14 +430,41 @@ mod tests {
                 Observed::default(),
                 produced(true, false, false),
                 DIGEST,
+                &attempt(),
             )
             .expect("plan");
-        assert_eq!(plan.quarantine, None);
+        let q = plan.quarantine.expect("a quarantine commit first");
+        assert!(!q.with_rejects && !q.settles);
+        assert_eq!(q.expect.version, None);
+        assert_eq!(txns(&q.commit), [("stage/logs/silver", 0)]);
         assert_eq!(plan.output.expect("output").expect.version, None);
     }
 
     #[test]
-    fn crash_after_the_quarantine_commit_pins_the_redo_and_skips_the_rejects() {
+    fn the_quarantine_commit_records_the_attempt_and_the_output_its_digests() {
+        let p = progress();
+        let range = p.next_range(Observed::default(), 4).expect("work");
+        let plan = p
+            .plan(
+                range,
+                Observed::default(),
+                produced(true, true, true),
+                DIGEST,
+                &attempt(),
+            )
+            .expect("plan");
+        let q = plan.quarantine.expect("rejects");
+        assert_eq!(q.commit.lineage.attempt, Some(attempt()));
+        let out = plan.output.expect("output").commit.lineage.attempt;
+        let out = out.expect("the output records the attempt");
+        assert_eq!(
+            (out.config_digest.as_str(), out.processing_time, out.config),
+            ("cfg", attempt().processing_time, None)
+        );
+    }
+
+    #[test]
+    fn crash_after_the_quarantine_commit_pins_the_redo_which_commits_only_new_rejects() {
         let p = progress();
         // The first attempt committed [5, 14]'s rejects, then crashed.
         let observed = Observed {
@@ -398,17 +474,38 @@ mod tests {
         };
         // More input arrived meanwhile: the redo still takes exactly [5, 14].
         let range = p.next_range(observed, 40).expect("work");
-        assert_eq!(
-            (range.from, range.to, range.rejects_committed),
-            (5, 14, true)
-        );
+        assert_eq!((range.from, range.to, range.pinned), (5, 14, true));
+        // The rows already quarantined are not sent again; a redo with no
+        // new reject commits only the output.
         let plan = p
-            .plan(range, observed, produced(true, true, true), DIGEST)
+            .plan(
+                range,
+                observed,
+                produced(true, false, true),
+                DIGEST,
+                &attempt(),
+            )
             .expect("plan");
-        assert_eq!(plan.quarantine, None, "the rejects are not written twice");
+        assert_eq!(plan.quarantine, None, "nothing is written twice");
         let out = plan.output.expect("the output is committed");
         assert_eq!(txns(&out.commit), [("stage/logs/silver", 14)]);
         assert_eq!(out.expect.version, Some(4));
+        // A new reject (the module behaves otherwise this time) goes to the
+        // quarantine first, under the same txn, before the output.
+        let plan = p
+            .plan(
+                range,
+                observed,
+                produced(true, true, true),
+                DIGEST,
+                &attempt(),
+            )
+            .expect("plan");
+        let q = plan.quarantine.expect("the new rejects");
+        assert!(q.with_rejects && !q.settles);
+        assert_eq!(txns(&q.commit), [("stage/logs/silver", 14)]);
+        assert_eq!(q.expect.version, Some(14));
+        assert!(plan.output.is_some());
     }
 
     #[test]
@@ -423,12 +520,15 @@ mod tests {
             settled: None,
         };
         let range = p.next_range(no_rejects, 8).expect("work");
-        assert_eq!(
-            (range.from, range.to, range.rejects_committed),
-            (5, 8, false)
-        );
+        assert_eq!((range.from, range.to, range.pinned), (5, 8, false));
         let plan = p
-            .plan(range, no_rejects, produced(true, false, true), DIGEST)
+            .plan(
+                range,
+                no_rejects,
+                produced(true, false, true),
+                DIGEST,
+                &attempt(),
+            )
             .expect("plan");
         assert_eq!(plan.quarantine, None);
         assert_eq!(plan.output.expect("output").expect.version, Some(4));
@@ -443,10 +543,7 @@ mod tests {
             settled: None,
         };
         let range = p.next_range(observed, 40).expect("work");
-        assert_eq!(
-            (range.from, range.to, range.rejects_committed),
-            (15, 24, false)
-        );
+        assert_eq!((range.from, range.to, range.pinned), (15, 24, false));
     }
 
     #[test]
@@ -458,7 +555,13 @@ mod tests {
         };
         let range = p.next_range(before, 9).expect("work");
         let plan = p
-            .plan(range, before, produced(true, false, true), DIGEST)
+            .plan(
+                range,
+                before,
+                produced(true, false, true),
+                DIGEST,
+                &attempt(),
+            )
             .expect("plan");
         // The step expects the output at 4; another host committed [5, 9].
         assert_eq!(plan.output.expect("output").expect.version, Some(4));
@@ -479,6 +582,7 @@ mod tests {
                 Observed::default(),
                 produced(false, true, false),
                 DIGEST,
+                &attempt(),
             )
             .expect("plan");
         assert_eq!(plan.output, None, "no output commit");
@@ -498,7 +602,7 @@ mod tests {
     }
 
     #[test]
-    fn a_settling_redo_whose_rejects_are_in_settles_without_writing_them_again() {
+    fn a_settling_redo_whose_rows_were_all_quarantined_settles_without_writing_them_again() {
         let p = progress();
         let observed = Observed {
             done: None,
@@ -506,16 +610,23 @@ mod tests {
             settled: None,
         };
         let range = p.next_range(observed, 5).expect("work");
-        assert_eq!(
-            (range.from, range.to, range.rejects_committed),
-            (0, 3, true)
-        );
+        assert_eq!((range.from, range.to, range.pinned), (0, 3, true));
         let plan = p
-            .plan(range, observed, produced(false, true, false), DIGEST)
+            .plan(
+                range,
+                observed,
+                produced(false, false, false),
+                DIGEST,
+                &attempt(),
+            )
             .expect("plan");
         let q = plan.quarantine.expect("settles");
         assert!(q.settles && !q.with_rejects);
         assert_eq!(q.expect.version, Some(3));
+        assert_eq!(
+            txns(&q.commit),
+            [("stage/logs/silver", 3), ("stage/logs/silver/settled", 3)]
+        );
     }
 
     #[test]
@@ -527,7 +638,8 @@ mod tests {
                 range,
                 Observed::default(),
                 produced(false, false, false),
-                DIGEST
+                DIGEST,
+                &attempt()
             ),
             Err(NothingToCommit)
         );
@@ -547,6 +659,7 @@ mod tests {
                 Observed::default(),
                 produced(false, true, true),
                 DIGEST,
+                &attempt(),
             )
             .expect("plan");
         let q = plan.quarantine.expect("rows refused again");

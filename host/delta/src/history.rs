@@ -1,0 +1,202 @@
+//! Reading single commits of a table's log: the lineage and timestamp of a
+//! version, the commits that recorded a given `txn`, and how far back the
+//! log still reaches.
+//!
+//! These read one commit file each and never replay the log: the stage asks
+//! them on a redo (what did the first attempt record?) and before reading a
+//! range of the Change Data Feed (is the history still there?).
+
+use std::sync::Arc;
+
+use deltalake::Path;
+use deltalake::kernel::Action;
+use deltalake::logstore::{LogStore as _, get_actions};
+use futures::TryStreamExt as _;
+
+use super::arrow::array::{
+    ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
+use super::{LINEAGE_KEY, Lineage, Table, TableError};
+
+/// How far back [`Table::txn_commits`] walks the log, at most.
+const TXN_WALK_LIMIT: i64 = 10_000;
+
+/// What one commit of the log recorded, as far as ingot is concerned.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CommitRecord {
+    /// The commit's timestamp (µs since the epoch): the in-commit timestamp
+    /// when the table has one, else the commit info's.
+    pub timestamp: Option<i64>,
+    /// The ingot lineage in its commit info.
+    pub lineage: Option<Lineage>,
+    /// Its `txn` actions: app id and version.
+    pub txns: Vec<(String, i64)>,
+}
+
+impl Table {
+    /// What commit `version` recorded; `None` if its log entry no longer
+    /// exists (or never did).
+    ///
+    /// # Errors
+    /// [`TableError::Read`] when the log cannot be read,
+    /// [`TableError::Lineage`] when the recorded lineage cannot be decoded.
+    pub async fn commit_record(&self, version: i64) -> Result<Option<CommitRecord>, TableError> {
+        let Ok(v) = u64::try_from(version) else {
+            return Ok(None);
+        };
+        let store = self.inner.log_store();
+        let bytes = store
+            .read_commit_entry(v)
+            .await
+            .map_err(|source| self.read_error(version, source))?;
+        let Some(bytes) = bytes else {
+            return Ok(None);
+        };
+        let actions = get_actions(v, &bytes).map_err(|source| self.read_error(version, source))?;
+        let mut record = CommitRecord::default();
+        for action in actions {
+            match action {
+                Action::CommitInfo(mut info) => {
+                    record.timestamp = info
+                        .in_commit_timestamp
+                        .or(info.timestamp)
+                        .map(|ms| ms * 1000);
+                    record.lineage = info
+                        .info
+                        .remove(LINEAGE_KEY)
+                        .map(|value| {
+                            serde_json::from_value(value).map_err(|source| TableError::Lineage {
+                                table: self.uri.clone(),
+                                version,
+                                source,
+                            })
+                        })
+                        .transpose()?;
+                }
+                Action::Txn(txn) => record.txns.push((txn.app_id, txn.version)),
+                _ => {}
+            }
+        }
+        Ok(Some(record))
+    }
+
+    /// The ingot lineage recorded in the commit info of `version` (`None` if
+    /// that commit has none or its log entry no longer exists).
+    ///
+    /// # Errors
+    /// As [`Table::commit_record`].
+    pub async fn lineage(&self, version: i64) -> Result<Option<Lineage>, TableError> {
+        Ok(self
+            .commit_record(version)
+            .await?
+            .and_then(|record| record.lineage))
+    }
+
+    /// The commit timestamp of `version` in µs (`None` if its log entry no
+    /// longer exists or records none).
+    ///
+    /// # Errors
+    /// As [`Table::commit_record`].
+    pub async fn commit_timestamp(&self, version: i64) -> Result<Option<i64>, TableError> {
+        Ok(self
+            .commit_record(version)
+            .await?
+            .and_then(|record| record.timestamp))
+    }
+
+    /// The commits of the loaded snapshot, newest first, that recorded txn
+    /// `app_id` at exactly `txn_version`: the walk goes back from the
+    /// snapshot's version until a commit records `app_id` at a lower version,
+    /// the log ends, or [`TXN_WALK_LIMIT`] commits were read.
+    ///
+    /// # Errors
+    /// As [`Table::commit_record`].
+    pub async fn txn_commits(
+        &self,
+        app_id: &str,
+        txn_version: i64,
+    ) -> Result<Vec<(i64, CommitRecord)>, TableError> {
+        let mut found = Vec::new();
+        let newest = self.version();
+        let oldest = newest.saturating_sub(TXN_WALK_LIMIT).max(0);
+        for version in (oldest..=newest).rev() {
+            let Some(record) = self.commit_record(version).await? else {
+                break;
+            };
+            let recorded = record
+                .txns
+                .iter()
+                .find(|(id, _)| id == app_id)
+                .map(|(_, v)| *v);
+            match recorded {
+                Some(v) if v == txn_version => found.push((version, record)),
+                Some(v) if v < txn_version => break,
+                _ => {}
+            }
+        }
+        Ok(found)
+    }
+
+    /// The oldest version whose commit file is still in the log (a log
+    /// cleanup removes the JSON commits older than its retention once a
+    /// checkpoint covers them); the Change Data Feed can be read from there
+    /// on, at best.
+    ///
+    /// # Errors
+    /// [`TableError::Read`] when the log cannot be listed.
+    pub async fn oldest_commit(&self) -> Result<i64, TableError> {
+        let store = self.inner.log_store();
+        let names: Vec<Path> = store
+            .object_store(None)
+            .list(Some(&Path::from("_delta_log")))
+            .map_ok(|meta| meta.location)
+            .try_collect()
+            .await
+            .map_err(|e| self.read_error(self.version(), e.into()))?;
+        let oldest = names
+            .iter()
+            .filter_map(|path| {
+                let stem = path.filename()?.strip_suffix(".json")?;
+                (stem.len() == 20)
+                    .then(|| stem.parse::<i64>().ok())
+                    .flatten()
+            })
+            .min();
+        Ok(oldest.unwrap_or(self.version()))
+    }
+}
+
+impl Table {
+    /// The rows of the loaded snapshot as changes: every row an `insert` at
+    /// the snapshot's version, with the CDF columns of
+    /// [`Table::change_schema`]. A stage without progress whose input's log
+    /// no longer starts at version 0 derives itself from this, then follows
+    /// the Change Data Feed after it.
+    ///
+    /// # Errors
+    /// [`TableError::Query`] when the scan fails.
+    pub async fn snapshot_as_changes(&self) -> Result<Vec<RecordBatch>, TableError> {
+        let version = self.version();
+        let timestamp = self.commit_timestamp(version).await?;
+        let schema = self.change_schema();
+        self.scan()
+            .await?
+            .into_iter()
+            .map(|batch| {
+                let rows = batch.num_rows();
+                let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+                columns.push(Arc::new(StringArray::from(vec!["insert"; rows])));
+                columns.push(Arc::new(Int64Array::from(vec![version; rows])));
+                columns.push(Arc::new(
+                    TimestampMicrosecondArray::from(vec![timestamp; rows]).with_timezone("UTC"),
+                ));
+                RecordBatch::try_new(Arc::clone(&schema), columns).map_err(|e| {
+                    TableError::Internal {
+                        table: self.uri.clone(),
+                        reason: format!("the snapshot as changes: {e}"),
+                    }
+                })
+            })
+            .collect()
+    }
+}

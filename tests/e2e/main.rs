@@ -58,6 +58,7 @@ fn harness_smoke() {
 mod config_errors;
 mod crash;
 mod debezium;
+mod faults;
 mod hostile;
 mod hot_swap;
 mod lake;

@@ -7,6 +7,7 @@
 //!   No other crate spells a table path, a table name or a txn id.
 //! - [`ErrorClass`]: who has to act on an error (the user, an external
 //!   system, or ingot itself), which decides quarantine, retry or stop.
+//! - [`fault`]: crash points for fault-injection tests (debug builds only).
 //! - [`clock`]: wall-clock time as Delta and Arrow want it (µs since the epoch).
 //! - [`arrow`]: the Arrow crate every layer passes batches in. It is the same
 //!   crate `deltalake` re-exports (cargo unifies the version), so a batch
@@ -17,6 +18,7 @@
 
 pub mod clock;
 mod error;
+pub mod fault;
 mod id;
 mod layout;
 

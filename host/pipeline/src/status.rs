@@ -227,6 +227,7 @@ impl StatusBoard {
         if let Err(e) = write_atomically(path, &self.status) {
             tracing::warn!(pipeline = %self.status.pipeline, file = %path.display(), error = %e, "cannot save stage status");
         }
+        ingot_core::fault::point("status-save");
     }
 }
 

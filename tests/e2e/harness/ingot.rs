@@ -91,6 +91,19 @@ where
         .unwrap_or_else(|e| panic!("run {INGOT}: {e}"))
 }
 
+/// Runs `ingot args…` to completion with the crash points `fault` armed
+/// (`INGOT_FAULT`, see `ingot_core::fault`) and returns its status and output.
+pub fn run_ingot_with_fault<I, S>(fault: &str, args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    ingot(args)
+        .env(ingot_core::fault::ENV, fault)
+        .output()
+        .unwrap_or_else(|e| panic!("run {INGOT}: {e}"))
+}
+
 /// Runs `ingot args…` to completion and asserts it succeeded, showing its
 /// output if not.
 pub fn run_ingot_ok<I, S>(args: I) -> Output

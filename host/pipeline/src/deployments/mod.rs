@@ -196,6 +196,7 @@ impl Registry {
         let version = table
             .write(vec![to_batch(deployment)?], &WriteMode::Append, &commit)
             .await?;
+        ingot_core::fault::point("registry-commit");
         Ok(version)
     }
 

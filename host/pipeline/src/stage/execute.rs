@@ -365,6 +365,7 @@ fn run_module(
             rejects.push(Reject::new(&slice, r.row as usize, r.reason));
         }
         outputs.push(processed.batch);
+        ingot_core::fault::point("module-call");
     }
     Ok((outputs, rejects))
 }

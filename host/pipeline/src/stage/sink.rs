@@ -141,6 +141,7 @@ impl Sinks {
                 Vec::new()
             };
             let version = table.write(rows, &WriteMode::Append, &q.commit).await?;
+            ingot_core::fault::point("quarantine-commit");
             if q.settles {
                 return Ok(Written {
                     rows_out: 0,
@@ -163,9 +164,11 @@ impl Sinks {
                     delete_column: Some(delete),
                 },
             ) => {
-                tombstones
+                let kept = tombstones
                     .apply(outputs, keys, sequence, delete, &out.commit)
-                    .await?
+                    .await?;
+                ingot_core::fault::point("tombstones-commit");
+                kept
             }
             _ => outputs,
         };
@@ -173,6 +176,7 @@ impl Sinks {
         let table = open_or_create(&mut self.output, &self.output_uri, schema).await?;
         expect(table, &out.expect)?;
         let version = table.write(outputs, &self.mode, &out.commit).await?;
+        ingot_core::fault::point("output-commit");
         Ok(Written { rows_out, version })
     }
 

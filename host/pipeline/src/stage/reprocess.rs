@@ -167,7 +167,7 @@ impl StageRunner {
             report.missing += missing.len();
             rows.extend(found);
         }
-        report.replayed = rows.len();
+        report.replayed = rows.iter().map(RecordBatch::num_rows).sum();
         concat_batches(&input.change_schema(), &rows)
             .map(Some)
             .map_err(|e| Error::Internal(format!("joining the rows to reprocess: {e}")))

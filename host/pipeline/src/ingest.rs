@@ -233,6 +233,7 @@ impl Ingest {
             module: None,
             input_table: Some(format!("kafka:{}", self.config.kafka.topics.join(","))),
             input_versions: None,
+            attempt: None,
         };
         let layout = self.config.layout();
         let mut attempt = 0;
@@ -266,8 +267,12 @@ impl Ingest {
                 lineage: lineage.clone(),
             };
             match table.write(vec![fresh], &WriteMode::Append, &commit).await {
-                Ok(_) => return Ok(rows),
+                Ok(_) => {
+                    ingot_core::fault::point("bronze-commit");
+                    return Ok(rows);
+                }
                 Err(TableError::Conflict { .. }) if attempt < COMMIT_ATTEMPTS => {
+                    ingot_core::fault::point("conflict-retry");
                     tracing::warn!(table = %table.uri(), attempt, "bronze commit conflicted, reloading");
                 }
                 Err(e) => return Err(e.into()),

@@ -186,3 +186,57 @@ limits = {{ max-attempts = 1 }}
     );
     assert_eq!(lake::count(&quarantine), 2, "the two poison rows, once");
 }
+
+/// A stage added to a pipeline whose input's log no longer starts at
+/// version 0 (a log cleanup removed the JSON commits a checkpoint covers)
+/// derives itself from the input's snapshot, then follows its change feed.
+#[test]
+fn a_new_stage_on_an_input_with_cleaned_history_starts_from_its_snapshot() {
+    let broker = Broker::start();
+    broker.create_topic("logs", 1);
+    let lake = Lake::new();
+    // Small bronze commits, so bronze passes delta-rs's checkpoint interval
+    // (100 commits) and has a checkpoint to load from.
+    let toml = log_pipeline(&broker.bootstrap(), &lake, "")
+        .replace("max-records = 2000", "max-records = 10");
+    let pipeline = lake.write_pipeline(&toml);
+    let lines = logs::generate(1_200, 4);
+    harness::produce(
+        &broker.bootstrap(),
+        "logs",
+        lines.iter().map(LogLine::to_kafka),
+    );
+    run_once(&pipeline);
+    let bronze_log = lake.root().join("default/logs/bronze/_delta_log");
+    let checkpoint = std::fs::read_dir(&bronze_log)
+        .expect("bronze log")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|name| {
+            name.strip_suffix(".checkpoint.parquet")?
+                .parse::<u64>()
+                .ok()
+        })
+        .max()
+        .expect("bronze has a checkpoint");
+    // The cleanup a checkpoint allows once the retention has passed.
+    for version in 0..checkpoint {
+        std::fs::remove_file(bronze_log.join(format!("{version:020}.json"))).expect("remove");
+    }
+    // A second silver, new, reads bronze from its snapshot.
+    let m = modules();
+    let again = format!(
+        "{toml}\n[[stages]]\nname = \"silver2\"\ninput = \"bronze\"\nmodule = \"{}\"\n",
+        m.log_parse.display()
+    );
+    let pipeline = lake.write_pipeline(&again);
+    run_once(&pipeline);
+    let good = lines.iter().filter(|l| l.is_well_formed()).count() as i64;
+    let silver2 = crate::medallion::uri(&lake, "silver2");
+    assert_eq!(
+        lake::count(&silver2),
+        good,
+        "every well-formed record, once"
+    );
+    let bad = lines.len() as i64 - good;
+    assert_eq!(lake::count(&format!("{silver2}_quarantine")), bad);
+}

@@ -34,8 +34,9 @@
 //!   tombstone. [`Tombstones`] (a sidecar table the stage keeps when an
 //!   upsert has both a sequence and a delete column) screens out events
 //!   older than a key's delete, so a late event cannot bring the row back.
-//! - In an upsert, a null sequence is lower than any value; a matched row is
-//!   replaced only by a strictly higher sequence.
+//! - In an upsert, a null sequence is lower than any value and ties go to
+//!   the later row (later commit, later row of a commit), alike within a
+//!   batch, in the MERGE and in the tombstone screen.
 //! - Accumulate keeps rows whose measures sum to zero.
 //! - Only local storage: other URL schemes fail with
 //!   [`TableError::UnsupportedScheme`].
@@ -57,6 +58,8 @@ mod write;
 mod tests;
 #[cfg(test)]
 mod tests_merge;
+#[cfg(test)]
+mod tests_merge_order;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -161,10 +164,10 @@ pub enum WriteMode {
     #[default]
     Append,
     /// Latest row per key. `sequence`: a column ordering versions of a key
-    /// (higher wins; a matched row is replaced only by a strictly higher
-    /// sequence; without it the last row of the batch wins and always
-    /// replaces). `delete_column`: optional boolean column marking deletes;
-    /// it is NOT stored in the table.
+    /// (higher wins, a null is lower than any value, a tie goes to the later
+    /// row; without it the last row wins). A matched row is rewritten only
+    /// where a value changes. `delete_column`: optional boolean column
+    /// marking deletes; it is NOT stored in the table.
     Upsert {
         /// Key columns (compared null-safe).
         keys: Vec<String>,

@@ -11,7 +11,9 @@ use deltalake::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Float64Array, Int64Array, RecordBatch,
     UInt32Array,
 };
-use deltalake::arrow::compute::{CastOptions, cast, cast_with_options, take_record_batch};
+use deltalake::arrow::compute::{
+    CastOptions, SortOptions, cast, cast_with_options, take_record_batch,
+};
 use deltalake::arrow::datatypes::{DataType, Decimal128Type, Float64Type, Int64Type};
 use deltalake::arrow::error::ArrowError;
 use deltalake::arrow::row::{RowConverter, SortField};
@@ -45,9 +47,12 @@ fn group_rows(keys: &[ArrayRef]) -> Result<Groups, ArrowError> {
     })
 }
 
-/// The batch reduced to the latest row of every key: the highest `sequence`
-/// (nulls lowest), ties going to the later row; without a sequence column the
-/// last row of a key wins. Surviving rows keep their relative order.
+/// The batch reduced to the latest row of every key, by the upsert's order of
+/// a key's versions: the highest `sequence`, a null sequence below every
+/// non-null one (two nulls tie), a tie going to the later row; without a
+/// sequence column the last row of a key wins. The MERGE and the tombstone
+/// screen apply the same order across commits
+/// ([`super::write::not_older`]). Surviving rows keep their relative order.
 ///
 /// # Errors
 /// A key or sequence column of a type Arrow cannot order.
@@ -61,7 +66,15 @@ pub(crate) fn latest_per_key(
     let seq_rows = match sequence {
         Some(i) => {
             let column = batch.column(i).clone();
-            let converter = RowConverter::new(vec![SortField::new(column.data_type().clone())])?;
+            // Ascending, nulls first: a null sequence is the lowest.
+            let order = SortOptions {
+                descending: false,
+                nulls_first: true,
+            };
+            let converter = RowConverter::new(vec![SortField::new_with_options(
+                column.data_type().clone(),
+                order,
+            )])?;
             Some(converter.convert_columns(&[column])?)
         }
         None => None,

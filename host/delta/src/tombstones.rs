@@ -5,8 +5,13 @@
 //! late event of that key (older than the delete but delivered after it, as
 //! at-least-once CDC sources do) from a new row: the MERGE would insert it
 //! and the deleted row would come back. Before each write of the stage,
-//! [`Tombstones::apply`] drops every row whose key has a tombstone with a
-//! strictly higher sequence, and records the batch's own deletes.
+//! [`Tombstones::apply`] drops every row strictly older than its key's
+//! tombstone, by the upsert's order of a key's versions (a null sequence is
+//! older than every non-null one, two nulls tie, a tie goes to the later
+//! event: see [`super::write::not_older`]), and records the batch's own
+//! deletes. So a null-sequence event of a key deleted with a sequence is
+//! dropped; a null-sequence delete leaves a null tombstone, which drops
+//! nothing (any later event of the key ties or beats it).
 //!
 //! Crashes: a batch's tombstones are committed before the batch. Writing
 //! them is an upsert by key with the sequence, so doing it twice is
@@ -25,6 +30,7 @@ use deltalake::datafusion::logical_expr::{Expr, Operator, binary_expr};
 use super::arrow::array::{AsArray, RecordBatch};
 use super::arrow::compute::filter_record_batch;
 use super::arrow::datatypes::{Field, Schema};
+use super::write::older;
 use super::{Commit, Table, TableError, WriteMode, session};
 
 /// Prefix of the tombstone columns inside the screening join.
@@ -111,7 +117,9 @@ impl Tombstones {
     }
 }
 
-/// `rows` without those whose key has a tombstone of a higher sequence.
+/// `rows` without those strictly older than their key's tombstone, by the
+/// upsert's order ([`older`]: a null sequence is older than a non-null
+/// tombstone; a null tombstone drops nothing).
 async fn screen(
     tombstones: &Table,
     rows: Vec<RecordBatch>,
@@ -149,10 +157,9 @@ async fn screen(
         .iter()
         .map(|k| binary_expr(column(k), Operator::Eq, column(&format!("{PREFIX}{k}"))))
         .collect();
-    on.push(binary_expr(
-        column(&format!("{PREFIX}{sequence}")),
-        Operator::Gt,
+    on.push(older(
         column(sequence),
+        column(&format!("{PREFIX}{sequence}")),
     ));
     ctx.read_batches(rows)
         .map_err(query_error)?

@@ -363,35 +363,64 @@ impl MergePlan<'_> {
     }
 }
 
-/// Matched rows: deleted or replaced, each only by a strictly newer sequence.
+/// Matched rows: deleted or replaced by a source row that is not older
+/// ([`not_older`]); a replacement only where it changes a value, so a
+/// re-delivered row rewrites nothing and leaves no change rows.
 fn upsert_clauses(
     builder: MergeBuilder,
     non_keys: &[&str],
     sequence: Option<&str>,
     delete_column: Option<&str>,
 ) -> Result<MergeBuilder, DeltaTableError> {
-    let newer = sequence.map(|s| {
-        binary_expr(source(s), Operator::Gt, target(s))
-            .or(target(s).is_null().and(source(s).is_not_null()))
-    });
+    let wins = sequence.map(|s| not_older(source(s), target(s)));
     let mut builder = builder;
     if let Some(delete) = delete_column {
         let deleted = source(delete).is_true();
-        let condition = match &newer {
-            Some(n) => n.clone().and(deleted),
+        let condition = match &wins {
+            Some(w) => w.clone().and(deleted),
             None => deleted,
         };
         builder = builder.when_matched_delete(|d| d.predicate(condition))?;
     }
+    let Some(changes) = non_keys
+        .iter()
+        .map(|c| binary_expr(source(c), Operator::IsDistinctFrom, target(c)))
+        .reduce(Expr::or)
+    else {
+        // Only key columns: a matched row is already what the source says.
+        return Ok(builder);
+    };
+    let condition = match wins {
+        Some(w) => w.and(changes),
+        None => changes,
+    };
     builder.when_matched_update(|u| {
-        let u = non_keys
+        non_keys
             .iter()
-            .fold(u, |u, c| u.update(unqualified(c), source(c)));
-        match newer {
-            Some(n) => u.predicate(n),
-            None => u,
-        }
+            .fold(u, |u, c| u.update(unqualified(c), source(c)))
+            .predicate(condition)
     })
+}
+
+/// The upsert's order of a key's versions, as a predicate: whether the
+/// `candidate` sequence is not older than the `current` one. A null
+/// sequence is older than every non-null one and ties another null; a tie
+/// goes to the candidate, the later row (later input commit, later row of a
+/// commit). Never null: a null comparison would neither win nor lose.
+/// [`super::reduce::latest_per_key`] orders rows of one batch the same way;
+/// [`older`] is its negation.
+pub(crate) fn not_older(candidate: Expr, current: Expr) -> Expr {
+    let greater_or_equal = binary_expr(candidate.clone(), Operator::GtEq, current.clone());
+    current
+        .is_null()
+        .or(candidate.is_not_null().and(greater_or_equal))
+}
+
+/// Whether the `candidate` sequence is strictly older than the `current`
+/// one: the negation of [`not_older`], never null.
+pub(crate) fn older(candidate: Expr, current: Expr) -> Expr {
+    let less = binary_expr(candidate.clone(), Operator::Lt, current.clone());
+    current.is_not_null().and(candidate.is_null().or(less))
 }
 
 /// Matched rows: measures added (nulls as 0), or replaced where the source

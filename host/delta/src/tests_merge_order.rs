@@ -1,13 +1,16 @@
-//! What a MERGE's result may depend on: not where the commits of an
+//! What a MERGE's result may depend on: neither where the commits of an
 //! upsert's events fall (the order of a key's versions is one rule, applied
-//! alike by the in-batch reduce, the MERGE and the tombstone screen).
+//! alike by the in-batch reduce, the MERGE and the tombstone screen), nor a
+//! compaction that commits between a step's read and its MERGE.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::arrow::array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray};
-use super::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use super::arrow::array::{
+    ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
+use super::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use super::tests::{commit, rows, table_path};
 use super::*;
 
@@ -195,6 +198,120 @@ async fn upsert_results_do_not_depend_on_commit_boundaries() {
             );
         }
     }
+}
+
+/// A timestamp key of microsecond precision: delta-rs writes its file
+/// statistics truncated to the millisecond, so a key like this one, the
+/// largest of a compacted file, lies above that file's recorded maximum.
+const LATE_KEY: i64 = 1_700_000_000_003_456;
+const KEYS: [i64; 3] = [1_700_000_000_001_000, 1_700_000_000_002_000, LATE_KEY];
+
+fn timestamp_schema(value: (&str, DataType)) -> SchemaRef {
+    let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    Arc::new(Schema::new(vec![
+        Field::new("at", utc, true),
+        Field::new(value.0, value.1, true),
+        Field::new("seq", DataType::Int64, true),
+    ]))
+}
+
+/// One row `at, value, seq` of `schema`.
+fn timed(schema: &SchemaRef, at: i64, value: ArrayRef, seq: i64) -> RecordBatch {
+    let at = TimestampMicrosecondArray::from(vec![at]).with_timezone("UTC");
+    let seq = Arc::new(Int64Array::from(vec![seq]));
+    RecordBatch::try_new(schema.clone(), vec![Arc::new(at), value, seq]).expect("timed row")
+}
+
+/// Three commits of one file each, then an OPTIMIZE through a second handle
+/// between the step's read (its handle's snapshot) and its MERGE, which
+/// replaces the row of [`LATE_KEY`]. delta-rs's conflict checker ignores the
+/// OPTIMIZE's removes (`dataChange = false`) and, pruning by the truncated
+/// statistics, finds the compacted file outside the MERGE's predicate: only
+/// a MERGE that refuses every concurrent commit fails here. Redone from a
+/// fresh snapshot, it leaves every key once. Returns the rows a fresh handle
+/// scans, sorted.
+async fn merge_after_a_compaction(
+    schema: SchemaRef,
+    mode: &WriteMode,
+    files: Vec<RecordBatch>,
+    step: RecordBatch,
+) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = table_path(&dir, "t");
+    let mut table = Table::open_or_create(&path, schema).await.expect("create");
+    for (version, file) in (1..).zip(files) {
+        table
+            .write(vec![file], mode, &commit(&[("s", version)]))
+            .await
+            .expect("a file");
+    }
+    let other = Table::open(&path).await.expect("open").expect("exists");
+    let (_, metrics) = other.inner.clone().optimize().await.expect("optimize");
+    assert_eq!(metrics.num_files_removed, 3, "compacted");
+    let err = table
+        .write(vec![step.clone()], mode, &commit(&[("s", 9)]))
+        .await
+        .expect_err("a MERGE on top of a concurrent OPTIMIZE");
+    assert!(err.is_conflict(), "{err}");
+    table.refresh().await.expect("refresh");
+    table
+        .write(vec![step], mode, &commit(&[("s", 9)]))
+        .await
+        .expect("the redo");
+    let reopened = Table::open(&path).await.expect("open").expect("exists");
+    let mut all = rows(&reopened.scan().await.expect("scan"));
+    all.sort();
+    let mut keys: HashMap<&str, usize> = HashMap::new();
+    for row in &all {
+        let key = row.split('|').next().unwrap_or_default();
+        *keys.entry(key).or_default() += 1;
+    }
+    assert!(keys.values().all(|&n| n == 1), "duplicate keys: {all:?}");
+    all
+}
+
+#[tokio::test]
+async fn an_upsert_refuses_a_concurrent_compaction() {
+    let schema = timestamp_schema(("name", DataType::Utf8));
+    let row = |at: i64, name: &str, seq: i64| {
+        timed(&schema, at, Arc::new(StringArray::from(vec![name])), seq)
+    };
+    let files = KEYS.iter().map(|&at| row(at, "old", 1)).collect();
+    let mode = WriteMode::Upsert {
+        keys: vec!["at".into()],
+        sequence: Some("seq".into()),
+        delete_column: None,
+    };
+    let all = merge_after_a_compaction(schema.clone(), &mode, files, row(LATE_KEY, "new", 2)).await;
+    assert_eq!(
+        all,
+        vec![
+            "2023-11-14T22:13:20.001Z|old|1",
+            "2023-11-14T22:13:20.002Z|old|1",
+            "2023-11-14T22:13:20.003456Z|new|2",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_accumulate_refuses_a_concurrent_compaction() {
+    let schema = timestamp_schema(("n", DataType::Int64));
+    let row = |at: i64, n: i64| timed(&schema, at, Arc::new(Int64Array::from(vec![n])), 0);
+    let files = KEYS.iter().map(|&at| row(at, 1)).collect();
+    let mode = WriteMode::Accumulate {
+        keys: vec!["at".into()],
+        measures: vec!["n".into()],
+        reset_column: None,
+    };
+    let all = merge_after_a_compaction(schema.clone(), &mode, files, row(LATE_KEY, 10)).await;
+    assert_eq!(
+        all,
+        vec![
+            "2023-11-14T22:13:20.001Z|1|0",
+            "2023-11-14T22:13:20.002Z|1|0",
+            "2023-11-14T22:13:20.003456Z|11|0",
+        ]
+    );
 }
 
 /// The MERGE compares every column of a tie (a rewrite only where a value

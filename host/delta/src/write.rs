@@ -200,7 +200,7 @@ impl Table {
             .with_source_alias(SOURCE)
             .with_target_alias(TARGET)
             .with_session_state(Arc::new(ctx.state()))
-            .with_commit_properties(properties.clone());
+            .with_commit_properties(plan.merge_properties(&properties));
         let builder = plan
             .clauses(builder, &table)
             .map_err(|e| self.write_error(e))?;
@@ -250,6 +250,24 @@ impl MergePlan<'_> {
             MergeKind::Upsert { delete_column, .. } => *delete_column,
             MergeKind::Accumulate { reset_column, .. } => *reset_column,
             MergeKind::Dedupe => None,
+        }
+    }
+
+    /// The MERGE's commit properties. An upsert or an accumulate removes
+    /// the files holding the rows it replaces; committed on top of a
+    /// concurrent commit that rewrote those files, such as an OPTIMIZE, it
+    /// would leave the rewritten copies beside its new rows (delta-rs 1.1's
+    /// conflict checker ignores removes with `dataChange = false` and proves
+    /// overlap only through file statistics). So these MERGEs take no retry:
+    /// any commit after the read snapshot fails them with a conflict, and the
+    /// caller redoes from a fresh snapshot. A dedupe only adds files and
+    /// keeps delta-rs's retry.
+    fn merge_properties(&self, properties: &CommitProperties) -> CommitProperties {
+        match self.kind {
+            MergeKind::Upsert { .. } | MergeKind::Accumulate { .. } => {
+                properties.clone().with_max_retries(0)
+            }
+            MergeKind::Dedupe => properties.clone(),
         }
     }
 

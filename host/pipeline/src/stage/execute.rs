@@ -8,8 +8,9 @@
 //! `max-attempts` times with backoff, then isolated: the range is cut in
 //! slices and halved down to single rows, and the rows the module fails on
 //! become rejects with the error as their reason, so the stage moves on.
-//! Isolation spends at most [`ISOLATION_FAILURES`] failing calls per range;
-//! past that, the rest of the failing rows are rejected untried. A failed
+//! Isolation spends at most [`ISOLATION_FAILURES`] failing calls and
+//! [`ISOLATION_DEADLINES`] call deadlines of time per range; past either,
+//! the rest of the failing rows are rejected untried. A failed
 //! call drops its instance (a trap may have poisoned it); the next call
 //! builds a new one.
 
@@ -29,6 +30,17 @@ use crate::{Error, Result, quarantine::Reject};
 /// narrow down a few poison rows (about ten failing calls each in a range
 /// of a thousand rows).
 pub const ISOLATION_FAILURES: u32 = 32;
+
+/// Call deadlines isolation may spend on one range, counted in wall time
+/// (successful calls and waits for the tenant's gate included): past
+/// `ISOLATION_DEADLINES x call-timeout` it starts no more calls and
+/// quarantines the rest untried. Bounds the isolation of a range the
+/// module times out on everywhere at 13 deadlines (2 min 10 s at the
+/// default 10 s; the call budget alone allowed 32, over 5 minutes; a stop
+/// interrupts either at once), while leaving room to narrow
+/// a row that times out down in a slice of 2,048 rows (12 failing calls).
+/// Wall time is not deterministic: a redo may isolate a range differently.
+pub const ISOLATION_DEADLINES: u32 = 12;
 
 /// What running the module over a range produced.
 #[derive(Default)]
@@ -226,7 +238,8 @@ impl Executor {
     /// Cuts the range into slices and halves the failing ones down to
     /// single rows; rows the module fails on alone are rejected with the
     /// error, and so is every failing slice once [`ISOLATION_FAILURES`]
-    /// failing calls are spent.
+    /// failing calls are spent, and every slice not yet tried once
+    /// [`ISOLATION_DEADLINES`] call deadlines of time are.
     async fn isolate(
         &mut self,
         changes: &[RecordBatch],
@@ -239,14 +252,14 @@ impl Executor {
             .flat_map(|b| slices(b, self.settings.batch_rows))
             .collect();
         let mut budget = ISOLATION_FAILURES;
+        let time = self.settings.limits.call_timeout * ISOLATION_DEADLINES;
+        let deadline = std::time::Instant::now() + time;
         let mut done = Processed::default();
         let mut succeeded = false;
         while let Some(slice) = work.pop_front() {
             let rows = slice.num_rows();
-            if budget == 0 {
-                let reason = format!(
-                    "not tried: the module failed {ISOLATION_FAILURES} times isolating this range; last error: {last}"
-                );
+            if let Some(why) = untried(budget, deadline, time) {
+                let reason = format!("not tried: {why}; last error: {last}");
                 reject_all(&mut done.rejects, &slice, &reason);
                 continue;
             }
@@ -329,6 +342,20 @@ impl Executor {
         self.instance = Some(instance);
         check.check(&outputs)?;
         Ok((outputs, rejects))
+    }
+}
+
+/// Why isolation starts no more calls, if it does not: the failing-call
+/// budget or the time of [`ISOLATION_DEADLINES`] deadlines is spent.
+fn untried(budget: u32, deadline: std::time::Instant, time: Duration) -> Option<String> {
+    if budget == 0 {
+        Some(format!(
+            "the module failed {ISOLATION_FAILURES} times isolating this range"
+        ))
+    } else if std::time::Instant::now() >= deadline {
+        Some(format!("isolating this range took longer than {time:?}"))
+    } else {
+        None
     }
 }
 

@@ -1,6 +1,8 @@
 //! The process-wide [`Runtime`]: one wasmtime engine with epoch interruption
-//! (ticked by a background thread), the linker with the host imports, and
-//! the cache of compiled modules by sha256 digest, in memory and on disk.
+//! (ticked by a background thread), the linker with the host imports, the
+//! cache of compiled modules by sha256 digest, in memory and on disk, and
+//! each tenant's log allowance. [`Runtime::stopped_by`] gives a pipeline a
+//! view of it whose calls end when the pipeline stops.
 //!
 //! The disk cache holds serialized artifacts named
 //! `<digest>-<engine compatibility hash>.cwasm`, so a restart loads instead
@@ -10,6 +12,7 @@
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -21,12 +24,13 @@ use wasmtime::{
 
 use super::error::{RuntimeError, Site};
 use super::host::{self, HostState, StagePre};
+use super::log_bound::{DroppedLog, SharedTenantLog, TenantLog};
 use super::module::{self, LoadOrigin, Module};
 use ingot_core::short_digest;
 
 /// How often the background thread advances the engine's epoch: the
-/// granularity of call deadlines.
-pub(super) const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// granularity of call deadlines and of a stop.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Largest wasm stack a guest may use before it traps with a stack overflow.
 const MAX_WASM_STACK: usize = 1 << 20;
@@ -46,16 +50,20 @@ pub const MAX_POOLED_INSTANCES: u32 = 4_096;
 /// Bumped when the layout of the disk cache changes.
 const CACHE_FORMAT: u32 = 1;
 
-/// One per process: the engine, the linker with the host imports, and the
-/// cache of compiled modules.
+/// One per process: the engine, the linker with the host imports, the
+/// cache of compiled modules and the tenants' log allowances. Views made by
+/// [`Runtime::stopped_by`] share all of it.
 pub struct Runtime {
     engine: Engine,
-    linker: Linker<HostState>,
+    linker: Arc<Linker<HostState>>,
     cache_dir: Option<PathBuf>,
     /// Hex of the engine's precompile compatibility hash (and our cache
     /// format): the part of an artifact's name that changes with the engine.
     engine_tag: String,
-    compiled: Mutex<HashMap<String, StagePre<HostState>>>,
+    compiled: Arc<Mutex<HashMap<String, StagePre<HostState>>>>,
+    tenant_logs: Arc<Mutex<HashMap<String, SharedTenantLog>>>,
+    /// Once set, every call of an instance made through this view ends.
+    stop: Option<Arc<AtomicBool>>,
 }
 
 impl Runtime {
@@ -120,11 +128,58 @@ impl Runtime {
         let engine_tag = format!("{:016x}", hasher.finish());
         Ok(Runtime {
             engine,
-            linker,
+            linker: Arc::new(linker),
             cache_dir,
             engine_tag,
-            compiled: Mutex::default(),
+            compiled: Arc::default(),
+            tenant_logs: Arc::default(),
+            stop: None,
         })
+    }
+
+    /// A view of this runtime (the same engine, caches and log allowances)
+    /// whose instances end their calls once `stop` is set: a call in
+    /// flight traps within an epoch tick, and every later call and
+    /// instantiation fails at once, all with [`RuntimeError::Interrupted`].
+    /// What a pipeline uses, so a stop does not wait for a module.
+    pub fn stopped_by(&self, stop: Arc<AtomicBool>) -> Runtime {
+        Runtime {
+            engine: self.engine.clone(),
+            linker: Arc::clone(&self.linker),
+            cache_dir: self.cache_dir.clone(),
+            engine_tag: self.engine_tag.clone(),
+            compiled: Arc::clone(&self.compiled),
+            tenant_logs: Arc::clone(&self.tenant_logs),
+            stop: Some(stop),
+        }
+    }
+
+    /// What the guests of `tenant`'s stages had dropped of their log
+    /// output (past the bounds of a call or of the tenant) since this
+    /// runtime started.
+    pub fn dropped_log(&self, tenant: &str) -> DroppedLog {
+        let logs = self
+            .tenant_logs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        logs.get(tenant).map(TenantLog::dropped).unwrap_or_default()
+    }
+
+    /// `tenant`'s log allowance, shared by the instances of its stages.
+    pub(super) fn tenant_log(&self, tenant: &str) -> SharedTenantLog {
+        let mut logs = self
+            .tenant_logs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(
+            logs.entry(tenant.to_owned())
+                .or_insert_with(TenantLog::shared),
+        )
+    }
+
+    /// The stop flag of this view, if any.
+    pub(super) fn stop(&self) -> Option<&Arc<AtomicBool>> {
+        self.stop.as_ref()
     }
 
     /// The directory of the disk cache, if any.
@@ -270,6 +325,7 @@ impl std::fmt::Debug for Runtime {
         f.debug_struct("Runtime")
             .field("cache_dir", &self.cache_dir)
             .field("engine_tag", &self.engine_tag)
+            .field("stop", &self.stop)
             .finish_non_exhaustive()
     }
 }
@@ -319,25 +375,9 @@ fn start_epoch_ticker(engine: &Engine) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Epoch ticks for a deadline of `timeout`: rounded up, plus one because the
-/// current tick may be almost over.
-pub(super) fn deadline_ticks(timeout: Duration) -> u64 {
-    let tick = EPOCH_TICK.as_nanos();
-    u64::try_from(timeout.as_nanos().div_ceil(tick))
-        .unwrap_or(u64::MAX)
-        .saturating_add(1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn deadline_ticks_round_up() {
-        assert_eq!(deadline_ticks(Duration::from_millis(500)), 51);
-        assert_eq!(deadline_ticks(Duration::from_millis(1)), 2);
-        assert_eq!(deadline_ticks(Duration::ZERO), 1);
-    }
 
     #[test]
     fn runtime_creates_its_cache_dir_and_refuses_a_missing_module() {

@@ -176,6 +176,14 @@ pub enum RuntimeError {
         /// The deadline.
         limit: Duration,
     },
+    /// The host is stopping: it interrupted the call in flight (or refused
+    /// to start one). Not the module's fault: nothing of the call's input
+    /// may be quarantined, and the input is left for the next start.
+    #[error("{site}: call interrupted: the host is stopping")]
+    Interrupted {
+        /// The module and stage.
+        site: Site,
+    },
     /// The guest tried to grow its memory past the cap.
     #[error("{site}: guest exceeded its memory limit of {limit} bytes")]
     OutOfMemory {
@@ -257,6 +265,8 @@ pub(super) struct CallFacts<'a> {
     pub memory_limit: u64,
     /// Whether the store refused a memory grow during the call.
     pub refused_grow: bool,
+    /// Whether the host's stop ended the call.
+    pub stopped: bool,
     /// The tail of what the guest wrote to stderr during the call.
     pub stderr: &'a str,
 }
@@ -266,7 +276,11 @@ impl RuntimeError {
     pub fn class(&self) -> ErrorClass {
         match self {
             RuntimeError::Engine { .. } | RuntimeError::Internal { .. } => ErrorClass::Internal,
-            RuntimeError::Capacity { .. } => ErrorClass::External,
+            // A stop is the host's doing: the input is retried on the next
+            // start, like after a broker or storage failure.
+            RuntimeError::Capacity { .. } | RuntimeError::Interrupted { .. } => {
+                ErrorClass::External
+            }
             _ => ErrorClass::User,
         }
     }
@@ -282,6 +296,7 @@ impl RuntimeError {
             | RuntimeError::Init { site, .. }
             | RuntimeError::Trap { site, .. }
             | RuntimeError::Timeout { site, .. }
+            | RuntimeError::Interrupted { site }
             | RuntimeError::OutOfMemory { site, .. }
             | RuntimeError::OutputTooLarge { site, .. }
             | RuntimeError::Guest { site, .. }
@@ -303,8 +318,13 @@ impl RuntimeError {
             timeout,
             memory_limit,
             refused_grow,
+            stopped,
             stderr,
         } = facts;
+        let trap = err.downcast_ref::<Trap>().copied();
+        if stopped && trap == Some(Trap::Interrupt) {
+            return RuntimeError::Interrupted { site };
+        }
         // A guest whose allocation fails usually aborts (an `unreachable`
         // trap) rather than reporting the refused grow: the refusal wins.
         if refused_grow {
@@ -313,7 +333,6 @@ impl RuntimeError {
                 limit: memory_limit,
             };
         }
-        let trap = err.downcast_ref::<Trap>().copied();
         if trap == Some(Trap::Interrupt) {
             return RuntimeError::Timeout {
                 site,
@@ -358,7 +377,9 @@ impl RuntimeError {
             };
         }
         match RuntimeError::from_call(err, facts) {
-            e @ (RuntimeError::OutOfMemory { .. } | RuntimeError::Timeout { .. }) => e,
+            e @ (RuntimeError::OutOfMemory { .. }
+            | RuntimeError::Timeout { .. }
+            | RuntimeError::Interrupted { .. }) => e,
             RuntimeError::Trap { message, .. } => RuntimeError::Instantiate { site, message },
             _ => RuntimeError::Instantiate {
                 site,
@@ -447,8 +468,22 @@ mod tests {
             timeout: Duration::from_millis(500),
             memory_limit: 1 << 20,
             refused_grow,
+            stopped: false,
             stderr,
         }
+    }
+
+    #[test]
+    fn interrupt_by_a_stop_is_interrupted_and_external() {
+        let err = wasmtime::Error::from(Trap::Interrupt);
+        let stopped = CallFacts {
+            stopped: true,
+            ..facts(false, "")
+        };
+        let got = RuntimeError::from_call(&err, stopped);
+        assert!(matches!(got, RuntimeError::Interrupted { .. }), "{got}");
+        assert_eq!(got.class(), ErrorClass::External);
+        assert!(got.site().is_some());
     }
 
     #[test]

@@ -1,13 +1,19 @@
 //! The host side of the `ingot:transform/stage` world: the generated
 //! bindings (private), the state every store carries, the
-//! `ingot:transform/host` imports (`log`, `processing-time`) and the memory
-//! limiter that tells an out-of-memory apart from any other trap.
+//! `ingot:transform/host` imports (`log`, `processing-time`), the memory
+//! limiter that tells an out-of-memory apart from any other trap, and the
+//! epoch check that ends a call at its deadline or when the host stops.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
-use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::Limits;
+use super::log_bound::{BYTES_PER_CALL, CallLog, Cut, DroppedLog, LINES_PER_CALL, SharedTenantLog};
 use super::wasi::{CapturePipe, ClockView};
 use ingot_core::{StageId, short_digest};
 
@@ -42,6 +48,23 @@ impl LogTags {
             pipeline: id.pipeline.clone(),
             stage: id.stage.clone(),
             module: short_digest(digest).to_owned(),
+        }
+    }
+
+    /// Whether the host's log keeps guest events at `level`: a filtered-out
+    /// line costs no allowance.
+    pub(super) fn enabled(level: tracing::Level) -> bool {
+        macro_rules! enabled {
+            ($level:expr) => {
+                tracing::enabled!(target: "ingot::guest", $level)
+            };
+        }
+        match level {
+            tracing::Level::TRACE => enabled!(tracing::Level::TRACE),
+            tracing::Level::DEBUG => enabled!(tracing::Level::DEBUG),
+            tracing::Level::INFO => enabled!(tracing::Level::INFO),
+            tracing::Level::WARN => enabled!(tracing::Level::WARN),
+            _ => enabled!(tracing::Level::ERROR),
         }
     }
 
@@ -137,8 +160,9 @@ impl ResourceLimiter for MemoryLimiter {
 }
 
 /// What each store carries: the WASI context, the stage's identity for the
-/// log, the processing time, the virtual clock, the captured stdio and the
-/// memory limiter.
+/// log, the processing time, the virtual clock, the captured stdio, the log
+/// allowance, the memory limiter, and what the epoch check reads (the
+/// call's deadline, the host's stop flag).
 pub(super) struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
@@ -149,22 +173,62 @@ pub(super) struct HostState {
     waited_nanos: u64,
     pub stdout: CapturePipe,
     pub stderr: CapturePipe,
+    /// The current call's log allowance (and the tenant's behind it).
+    log: CallLog,
+    /// When the current call must end.
+    pub deadline: Instant,
+    /// Set by the host to interrupt every call of this store.
+    stop: Option<Arc<AtomicBool>>,
+    /// Whether the epoch check ended the last call because of `stop`.
+    pub stopped: bool,
+}
+
+/// What a store is made with, besides its stage's identity.
+pub(super) struct StoreSettings<'a> {
+    pub limits: &'a Limits,
+    pub processing_time: i64,
+    pub tenant_log: SharedTenantLog,
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl HostState {
-    pub(super) fn new(tags: LogTags, limits: &Limits, processing_time: i64) -> Self {
+    pub(super) fn new(tags: LogTags, settings: StoreSettings<'_>) -> Self {
         let stdout = CapturePipe::default();
         let stderr = CapturePipe::default();
         HostState {
             wasi: super::wasi::context(&stdout, &stderr),
             table: ResourceTable::new(),
-            limiter: MemoryLimiter::new(limits),
+            limiter: MemoryLimiter::new(settings.limits),
             tags,
-            processing_time,
+            processing_time: settings.processing_time,
             waited_nanos: 0,
             stdout,
             stderr,
+            log: CallLog::new(settings.tenant_log),
+            deadline: Instant::now() + settings.limits.call_timeout,
+            stop: settings.stop,
+            stopped: false,
         }
+    }
+
+    /// Whether the host asked every call to stop.
+    pub(super) fn stop_requested(&self) -> bool {
+        self.stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::Relaxed))
+    }
+
+    /// Called by the engine at each epoch tick while the guest runs: ends
+    /// the call (a trap) when the host stops or the deadline has passed.
+    pub(super) fn on_epoch(&mut self) -> UpdateDeadline {
+        if self.stop_requested() {
+            self.stopped = true;
+            return UpdateDeadline::Interrupt;
+        }
+        if Instant::now() >= self.deadline {
+            return UpdateDeadline::Interrupt;
+        }
+        UpdateDeadline::Continue(1)
     }
 
     pub(super) fn table(&mut self) -> &mut ResourceTable {
@@ -183,25 +247,44 @@ impl HostState {
         }
     }
 
-    /// Forwards what the guest wrote to stdout/stderr since the last call to
-    /// the stage log, one event per line, and returns the stderr text.
-    pub(super) fn flush_stdio(&self) -> String {
+    /// Ends a call's output: forwards what the guest wrote to stdout/stderr
+    /// during it to the stage log (one event per line, within the log
+    /// bounds), emits one event summing up what the bounds dropped, and
+    /// returns the stderr text and the dropped count.
+    pub(super) fn end_call(&mut self) -> (String, DroppedLog) {
         let (out, out_dropped) = self.stdout.drain();
         let (err, err_dropped) = self.stderr.drain();
-        for line in out.lines().filter(|l| !l.trim().is_empty()) {
-            self.tags.emit(tracing::Level::INFO, "stdout", line);
-        }
-        for line in err.lines().filter(|l| !l.trim().is_empty()) {
-            self.tags.emit(tracing::Level::WARN, "stderr", line);
-        }
-        if out_dropped + err_dropped > 0 {
+        self.forward(tracing::Level::INFO, "stdout", &out);
+        self.forward(tracing::Level::WARN, "stderr", &err);
+        self.log.dropped_uncaptured(out_dropped + err_dropped);
+        let (dropped, cut) = self.log.finish();
+        if let Some(cut) = cut {
+            let bound = match cut {
+                Cut::Call => format!("{LINES_PER_CALL} lines or {BYTES_PER_CALL} bytes per call"),
+                Cut::Tenant => "the tenant's log allowance".to_owned(),
+                Cut::Capture => "the stdout/stderr capture of a call".to_owned(),
+            };
             let note = format!(
-                "guest output past the capture bound dropped: {out_dropped} bytes of stdout, \
-                 {err_dropped} bytes of stderr"
+                "guest output past its bounds dropped: {} lines, {} bytes in this call \
+                 (first bound reached: {bound}; {out_dropped} bytes of stdout and \
+                 {err_dropped} bytes of stderr past the capture)",
+                dropped.lines, dropped.bytes
             );
             self.tags.emit(tracing::Level::WARN, "host", &note);
         }
-        err
+        (err, dropped)
+    }
+
+    /// Forwards the non-blank lines of `text` that the allowance admits.
+    fn forward(&mut self, level: tracing::Level, source: &str, text: &str) {
+        if text.is_empty() || !LogTags::enabled(level) {
+            return;
+        }
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            if self.log.admit(line.len()) {
+                self.tags.emit(level, source, line);
+            }
+        }
     }
 }
 
@@ -218,6 +301,16 @@ impl bindings::ingot::transform::types::Host for HostState {}
 
 impl bindings::ingot::transform::host::Host for HostState {
     fn log(&mut self, level: bindings::Level, mut message: String) {
+        let level = match level {
+            bindings::Level::Trace => tracing::Level::TRACE,
+            bindings::Level::Debug => tracing::Level::DEBUG,
+            bindings::Level::Info => tracing::Level::INFO,
+            bindings::Level::Warn => tracing::Level::WARN,
+            bindings::Level::Error => tracing::Level::ERROR,
+        };
+        if !LogTags::enabled(level) {
+            return;
+        }
         if message.len() > MAX_LOG_MESSAGE {
             let mut cut = MAX_LOG_MESSAGE;
             while !message.is_char_boundary(cut) {
@@ -226,14 +319,9 @@ impl bindings::ingot::transform::host::Host for HostState {
             message.truncate(cut);
             message.push_str("... (truncated)");
         }
-        let level = match level {
-            bindings::Level::Trace => tracing::Level::TRACE,
-            bindings::Level::Debug => tracing::Level::DEBUG,
-            bindings::Level::Info => tracing::Level::INFO,
-            bindings::Level::Warn => tracing::Level::WARN,
-            bindings::Level::Error => tracing::Level::ERROR,
-        };
-        self.tags.emit(level, "guest", &message);
+        if self.log.admit(message.len()) {
+            self.tags.emit(level, "guest", &message);
+        }
     }
 
     fn processing_time(&mut self) -> i64 {

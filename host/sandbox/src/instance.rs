@@ -1,15 +1,18 @@
 //! One module running for one stage: its own store (memory cap, deadline
-//! per call), initialised with the stage config, fed Arrow batches.
+//! per call, log bounds, the host's stop), initialised with the stage
+//! config, fed Arrow batches.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use ingot_core::arrow::datatypes::SchemaRef;
 use wasmtime::Store;
 
-use super::engine::{Runtime, deadline_ticks};
+use super::engine::Runtime;
 use super::error::{CallFacts, GuestError, RuntimeError, Site};
-use super::host::{HostState, LogTags, Output, Stage, WitError};
+use super::host::{HostState, LogTags, Output, Stage, StoreSettings, WitError};
 use super::ipc::{self, RecordBatch};
+use super::log_bound::DroppedLog;
 use super::{Limits, Module};
 use ingot_core::StageId;
 
@@ -43,6 +46,8 @@ pub struct Instance {
     /// The schema of the first output; every later output must match it.
     output_schema: Option<SchemaRef>,
     poisoned: bool,
+    /// Guest output the log bounds dropped over this instance's calls.
+    dropped_log: DroppedLog,
 }
 
 impl Instance {
@@ -55,7 +60,8 @@ impl Instance {
     /// its initial memory exceeds the cap), [`RuntimeError::Init`] if `init`
     /// returns an error, and the trap variants ([`RuntimeError::Trap`],
     /// [`RuntimeError::Timeout`], [`RuntimeError::OutOfMemory`]) if it
-    /// traps; all name the stage and the module.
+    /// traps, [`RuntimeError::Interrupted`] once the runtime's stop is set;
+    /// all name the stage and the module.
     pub fn new(
         rt: &Runtime,
         module: Arc<Module>,
@@ -68,19 +74,29 @@ impl Instance {
             let message = "module was loaded by another runtime".to_owned();
             return Err(RuntimeError::Internal { site, message });
         }
-        let state = HostState::new(
-            LogTags::new(&id, module.digest()),
+        if rt
+            .stop()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+        {
+            return Err(RuntimeError::Interrupted { site });
+        }
+        let settings = StoreSettings {
             limits,
-            ingot_core::clock::now_micros(),
+            processing_time: ingot_core::clock::now_micros(),
+            tenant_log: rt.tenant_log(&id.tenant),
+            stop: rt.stop().cloned(),
+        };
+        let mut store = Store::new(
+            rt.engine(),
+            HostState::new(LogTags::new(&id, module.digest()), settings),
         );
-        let mut store = Store::new(rt.engine(), state);
         store.limiter(|state| &mut state.limiter);
-        store.epoch_deadline_trap();
-        store.set_epoch_deadline(deadline_ticks(limits.call_timeout));
+        store.epoch_deadline_callback(|mut ctx| Ok(ctx.data_mut().on_epoch()));
+        store.set_epoch_deadline(1);
         let bindings = match module.pre.instantiate(&mut store) {
             Ok(bindings) => bindings,
             Err(err) => {
-                let stderr = store.data().flush_stdio();
+                let (stderr, _) = store.data_mut().end_call();
                 let facts = call_facts(site, limits, &store, &stderr);
                 return Err(RuntimeError::from_instantiate(&err, facts));
             }
@@ -93,6 +109,7 @@ impl Instance {
             bindings,
             output_schema: None,
             poisoned: false,
+            dropped_log: DroppedLog::default(),
         };
         instance.init(config)?;
         Ok(instance)
@@ -106,6 +123,13 @@ impl Instance {
     /// The stage this instance runs for.
     pub fn stage(&self) -> &StageId {
         &self.id
+    }
+
+    /// Guest output (log lines, stdout, stderr) that the log bounds dropped
+    /// over this instance's calls; each call's share is also summed up in
+    /// one event of the stage log.
+    pub fn dropped_log(&self) -> DroppedLog {
+        self.dropped_log
     }
 
     /// Whether an earlier trap made this instance unusable.
@@ -131,6 +155,8 @@ impl Instance {
     /// [`RuntimeError::Timeout`] or [`RuntimeError::OutOfMemory`]; the
     /// instance is then poisoned and every further call returns
     /// [`RuntimeError::Poisoned`] (build a new instance).
+    /// [`RuntimeError::Interrupted`] when the runtime's stop ended the call
+    /// (or it was set before): not the module's fault.
     pub fn process(&mut self, batch: &RecordBatch) -> Result<Processed, RuntimeError> {
         self.check_usable()?;
         let input = ipc::encode(batch).map_err(|e| RuntimeError::Internal {
@@ -171,11 +197,17 @@ impl Instance {
         f: impl FnOnce(&Stage, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, RuntimeError> {
         self.check_usable()?;
-        self.store.data_mut().limiter.refused_grow = false;
-        self.store
-            .set_epoch_deadline(deadline_ticks(self.limits.call_timeout));
+        if self.store.data().stop_requested() {
+            return Err(RuntimeError::Interrupted { site: self.site() });
+        }
+        let state = self.store.data_mut();
+        state.limiter.refused_grow = false;
+        state.stopped = false;
+        state.deadline = Instant::now() + self.limits.call_timeout;
+        self.store.set_epoch_deadline(1);
         let result = f(&self.bindings, &mut self.store);
-        let stderr = self.store.data().flush_stdio();
+        let (stderr, dropped) = self.store.data_mut().end_call();
+        self.dropped_log.add(dropped);
         result.map_err(|err| {
             self.poisoned = true;
             let facts = call_facts(self.site(), &self.limits, &self.store, &stderr);
@@ -250,6 +282,7 @@ impl std::fmt::Debug for Instance {
             .field("stage", &self.id)
             .field("limits", &self.limits)
             .field("poisoned", &self.poisoned)
+            .field("dropped_log", &self.dropped_log)
             .finish_non_exhaustive()
     }
 }
@@ -265,6 +298,7 @@ fn call_facts<'a>(
         timeout: limits.call_timeout,
         memory_limit: limits.memory_bytes,
         refused_grow: store.data().limiter.refused_grow,
+        stopped: store.data().stopped,
         stderr,
     }
 }

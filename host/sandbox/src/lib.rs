@@ -13,6 +13,9 @@
 //! with a memory cap, a deadline per call and a cap on output size
 //! ([`Limits`]). A trap, a timeout or an out-of-memory poisons that instance
 //! only: the caller builds a new one, the host and other stages keep running.
+//! What a guest puts in the host's log is bounded per call and per tenant
+//! ([`log_bound`]), and a runtime made by [`Runtime::stopped_by`] ends
+//! every call in flight within an epoch tick once its stop flag is set.
 //!
 //! The sandbox: a guest gets `ingot:transform/host` (log, processing time) and
 //! the WASI 0.2 interfaces Rust's standard library and CPython import, locked
@@ -35,6 +38,7 @@ mod error;
 mod host;
 mod instance;
 mod ipc;
+pub mod log_bound;
 mod module;
 mod wasi;
 mod wasi_io;
@@ -47,6 +51,7 @@ use std::time::Duration;
 pub use engine::{MAX_POOLED_INSTANCES, Runtime};
 pub use error::{GuestError, NotComponentKind, RuntimeError, Site};
 pub use instance::{Instance, Processed, Rejected};
+pub use log_bound::DroppedLog;
 pub use module::{LoadOrigin, Module};
 
 /// The Arrow record batch that crosses the boundary.

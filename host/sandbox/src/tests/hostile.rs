@@ -1,7 +1,6 @@
 //! The hostile module: every way a guest can misbehave, and the host
 //! surviving each of them.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::*;
@@ -56,35 +55,12 @@ fn guest_stdio_works_inside_an_async_context() {
     );
 }
 
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log buffer").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn guest_logs_and_stderr_reach_the_stage_log_with_its_identity() {
-    let buffer = LogBuffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::TRACE)
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
+    let logs = capture_logs(|| {
         let mut inst = hostile_instance("panic", &Limits::default()).expect("instance");
         let _trap = inst.process(&small_batch()).expect_err("panics");
     });
-    let logs = String::from_utf8(buffer.0.lock().expect("log buffer").clone()).expect("utf8");
     let module = short_digest(hostile().digest()).to_owned();
     let init_line = logs
         .lines()

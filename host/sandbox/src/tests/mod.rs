@@ -14,6 +14,7 @@ use ingot_core::arrow::datatypes::{DataType, Field, Schema};
 use super::*;
 use ingot_core::{StageId, short_digest};
 
+mod bounds;
 mod hostile;
 mod load;
 mod log_parse;
@@ -128,4 +129,35 @@ pub(super) fn assert_site(err: &RuntimeError, b: &str) {
         err.to_string().contains(short_digest(hostile().digest())),
         "{err}"
     );
+}
+
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs `f` with every `tracing` event on this thread down to `debug`
+/// formatted (as the host's log would be, without colours) into a buffer;
+/// returns the text. (wasmtime traces every import call at `trace`.)
+pub(super) fn capture_logs(f: impl FnOnce()) -> String {
+    let buffer = LogBuffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::DEBUG)
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let bytes = buffer.0.lock().expect("log buffer").clone();
+    String::from_utf8(bytes).expect("the log is utf-8")
 }

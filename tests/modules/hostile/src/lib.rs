@@ -17,6 +17,9 @@
 //! | `escape`      | tries files, sockets, name lookup and clocks; returns one  |
 //! |               | row per attempt: `probe`, `outcome` (the error, or what it |
 //! |               | read)                                                      |
+//! | `flood`       | logs lines of `line-bytes` bytes (default 1,000) through   |
+//! |               | the host `log` import, stdout and stderr, in a loop until  |
+//! |               | the host's CPU deadline stops it                           |
 //! | `init-error`  | (`init` itself returns `Error::InvalidConfig`)             |
 
 use std::hint::black_box;
@@ -28,6 +31,9 @@ use ingot_guest::{Config, Error, Output, Transform, is_cdf_column};
 
 /// Default size of the `huge-output` batch's payload: 64 MiB.
 const DEFAULT_HUGE_BYTES: usize = 64 << 20;
+
+/// Default length of a `flood` line: 1,000 bytes.
+const DEFAULT_FLOOD_LINE: usize = 1_000;
 
 /// The misbehaving transform.
 pub struct Hostile {
@@ -50,6 +56,7 @@ enum Behaviour {
     BadSchema,
     Poison,
     Escape,
+    Flood { line_bytes: usize },
 }
 
 impl Transform for Hostile {
@@ -67,6 +74,9 @@ impl Transform for Hostile {
             "bad-schema" => Behaviour::BadSchema,
             "poison" => Behaviour::Poison,
             "escape" => Behaviour::Escape,
+            "flood" => Behaviour::Flood {
+                line_bytes: config.parse_or("line-bytes", DEFAULT_FLOOD_LINE)?,
+            },
             "init-error" => {
                 return Err(Error::InvalidConfig(
                     "hostile module refused its config on purpose".into(),
@@ -108,6 +118,7 @@ impl Transform for Hostile {
                 echo(input)?
             }
             Behaviour::Escape => escape()?,
+            Behaviour::Flood { line_bytes } => flood(line_bytes),
             Behaviour::BadSchema => {
                 let column = Arc::new(Int64Array::from(vec![self.calls as i64])) as ArrayRef;
                 RecordBatch::try_from_iter([(format!("call_{}", self.calls), column)])?
@@ -196,6 +207,20 @@ fn holds(input: &RecordBatch, needle: &[u8]) -> bool {
                 .flatten()
                 .any(|v| v.windows(needle.len()).any(|w| w == needle))
         })
+}
+
+/// Logs `line_bytes`-byte lines through every channel a guest has, forever:
+/// the host must bound what reaches its log.
+fn flood(line_bytes: usize) -> ! {
+    use std::io::Write as _;
+    let line = "x".repeat(line_bytes);
+    let mut n: u64 = 0;
+    loop {
+        n = black_box(n.wrapping_add(1));
+        ingot_guest::info!("flood {n} {line}");
+        let _ = writeln!(std::io::stdout(), "flood {n} {line}");
+        let _ = writeln!(std::io::stderr(), "flood {n} {line}");
+    }
 }
 
 /// Never returns, and the optimiser cannot prove the loop has no effect.

@@ -3,6 +3,11 @@
 //! or until stopped ([`RunMode::Continuous`]). A stage that fails is retried
 //! with backoff while the others keep going; what each stage is doing is kept
 //! in the [`StatusBoard`].
+//!
+//! A stop (the flag `ingot run` sets on SIGTERM or Ctrl-C) does not wait for
+//! a module: the pipeline's modules run on a view of the runtime that ends
+//! every call in flight once the flag is set, so the step fails without
+//! committing and its range is left for the next start.
 
 use std::{
     sync::{
@@ -25,6 +30,8 @@ use crate::{
     status::StatusBoard,
 };
 
+/// How often a stop is passed on to the pipeline's module calls.
+const STOP_POLL: Duration = Duration::from_millis(50);
 /// How long the stage loop sleeps when no stage had work.
 const IDLE_WAIT: Duration = Duration::from_millis(200);
 /// The longest backoff of a failing stage or ingest loop.
@@ -71,6 +78,8 @@ pub struct Pipeline {
     config: Arc<PipelineConfig>,
     stages: Vec<StageRunner>,
     status: StatusBoard,
+    /// The stop flag of the runtime view the stages' modules run on.
+    interrupt: Arc<AtomicBool>,
 }
 
 impl Pipeline {
@@ -82,6 +91,8 @@ impl Pipeline {
     ///
     /// The first stage that cannot be prepared.
     pub fn prepare(config: PipelineConfig, runtime: Arc<Runtime>) -> Result<Self> {
+        let interrupt = Arc::new(AtomicBool::new(false));
+        let runtime = Arc::new(runtime.stopped_by(Arc::clone(&interrupt)));
         let stages = (0..config.stages.len())
             .map(|i| StageRunner::new(&config, i, Arc::clone(&runtime)))
             .collect::<Result<Vec<_>>>()?;
@@ -89,6 +100,7 @@ impl Pipeline {
             status: StatusBoard::new(&config, &stages),
             config: Arc::new(config),
             stages,
+            interrupt,
         })
     }
 
@@ -119,7 +131,9 @@ impl Pipeline {
         stop: Arc<AtomicBool>,
     ) -> Result<RunReport> {
         self.status.start();
+        let relay = tokio::spawn(relay_stop(Arc::clone(&stop), Arc::clone(&self.interrupt)));
         let result = self.run_mode(brokers, mode, stop).await;
+        relay.abort();
         if let Err(e) = &result {
             self.status.stopped_by(e);
         }
@@ -178,6 +192,9 @@ impl Pipeline {
         for (i, (stage, totals)) in self.stages.iter_mut().zip(&mut report.stages).enumerate() {
             while !stop.load(Ordering::SeqCst) {
                 let outcome = stage.step().await;
+                if stopped_mid_step(stage, &outcome, stop) {
+                    break;
+                }
                 status.record(i, stage, &outcome);
                 status.save(false, false);
                 match outcome {
@@ -216,6 +233,9 @@ impl Pipeline {
                     continue;
                 }
                 let outcome = stage.step().await;
+                if stopped_mid_step(stage, &outcome, stop) {
+                    continue;
+                }
                 self.status.record(i, stage, &outcome);
                 match outcome {
                     Ok(StepOutcome::Idle) => retry_at[i] = None,
@@ -241,6 +261,25 @@ impl Pipeline {
             }
         }
     }
+}
+
+/// Whether `outcome` is a step that failed because the run is stopping (its
+/// module call was interrupted): not the stage's failure, nothing of its
+/// range was committed, the next start redoes it.
+fn stopped_mid_step(stage: &StageRunner, outcome: &Result<StepOutcome>, stop: &AtomicBool) -> bool {
+    let stopped = outcome.is_err() && stop.load(Ordering::SeqCst);
+    if stopped {
+        tracing::info!(parent: stage.span(), "stopped mid-step; its range is left for the next start");
+    }
+    stopped
+}
+
+/// Sets `interrupt` (ending the pipeline's module calls) once `stop` is set.
+async fn relay_stop(stop: Arc<AtomicBool>, interrupt: Arc<AtomicBool>) {
+    while !stop.load(Ordering::SeqCst) {
+        tokio::time::sleep(STOP_POLL).await;
+    }
+    interrupt.store(true, Ordering::SeqCst);
 }
 
 /// Runs the ingest loop until stopped, restarting it with backoff after

@@ -216,3 +216,60 @@ pub fn batch(rejects: &[Reject]) -> Result<RecordBatch> {
     RecordBatch::try_new(schema(), columns)
         .map_err(|e| Error::Internal(format!("quarantine batch: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use ingot_core::arrow::array::Array as _;
+
+    use super::*;
+
+    fn batch(values: &[&str]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("value", DataType::Utf8, true),
+            Field::new("_commit_version", DataType::Int64, false),
+        ]));
+        let versions = Int64Array::from(vec![3; values.len()]);
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from(values.to_vec())),
+                Arc::new(versions),
+            ],
+        )
+        .expect("batch")
+    }
+
+    fn rendering(value: &str) -> String {
+        Reject::new(&batch(&[value]), 0, String::new()).row
+    }
+
+    fn values(batches: &[RecordBatch]) -> Vec<String> {
+        batches
+            .iter()
+            .flat_map(|b| {
+                let c = b.column(0).as_string::<i32>().clone();
+                (0..c.len()).map(move |i| c.value(i).to_owned())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_redo_leaves_out_each_quarantined_row_once() {
+        let input = vec![batch(&["a", "b", "a"]), batch(&["c", "b"])];
+        // "a" was quarantined once (one of its two copies), "b" once, and
+        // "z" is not in the input (counted as not removed).
+        let quarantined = vec![rendering("a"), rendering("b"), rendering("z")];
+        let (left, removed) = without_rows(input, quarantined).expect("filter");
+        assert_eq!(removed, 2);
+        assert_eq!(values(&left), ["a", "c", "b"]);
+    }
+
+    #[test]
+    fn reprocess_selects_the_named_rows_and_reports_the_missing() {
+        let input = vec![batch(&["a", "b"]), batch(&["c"])];
+        let (found, missing) =
+            select_rows(&input, vec![rendering("c"), rendering("x")]).expect("select");
+        assert_eq!(values(&found), ["c"]);
+        assert_eq!(missing, [rendering("x")]);
+    }
+}

@@ -245,7 +245,8 @@ impl StageRunner {
             .expect("invariant: opened by next_range");
         let (range, changes) = read_range(input, &self.id, range, observed).await?;
         let rows_in = changes.iter().map(RecordBatch::num_rows).sum();
-        let (processed, digest, attempt) = self.execute(range, changes).await?;
+        let txn = self.progress.txn().to_owned();
+        let (processed, digest, attempt) = self.execute(range, changes, &txn, false).await?;
         let Processed {
             outputs,
             rejects,
@@ -297,22 +298,31 @@ impl StageRunner {
     /// module at the range's processing time; a pinned redo as its first
     /// attempt ran ([`redo`]). Returns what it produced, the digest of the
     /// module that ran and how it ran.
+    ///
+    /// `txn` is the progress txn of the protocol (the stage's or
+    /// reprocess's); the processing time of a first attempt is the commit
+    /// time of version `range.to` of the range's input: the stage's input,
+    /// or the quarantine when `reprocessing`.
     async fn execute(
         &mut self,
         range: Range,
         changes: Vec<RecordBatch>,
+        txn: &str,
+        reprocessing: bool,
     ) -> Result<(Processed, String, Attempt)> {
-        let input = self
-            .input
-            .as_ref()
-            .expect("invariant: opened by next_range");
         let first = match (range.pinned, self.sinks.quarantine()) {
-            (true, Some(q)) => redo::first_attempt(q, self.progress.txn(), range).await?,
+            (true, Some(q)) => redo::first_attempt(q, txn, range).await?,
             _ => FirstAttempt::default(),
         };
-        let processing_time = match &first.attempt {
-            Some(a) => a.processing_time,
-            None => processing_time(input, range.to).await?,
+        let clock = if reprocessing {
+            self.sinks.quarantine()
+        } else {
+            self.input.as_ref()
+        };
+        let processing_time = match (&first.attempt, clock) {
+            (Some(a), _) => a.processing_time,
+            (None, Some(table)) => processing_time(table, range.to).await?,
+            (None, None) => now_micros(),
         };
         let changes = if first.quarantined.is_empty() {
             changes

@@ -20,13 +20,11 @@ use ingot_core::{
     },
     short_digest,
 };
-use ingot_delta::Attempt;
 use tracing::Instrument as _;
 
 use super::{
     StageRunner,
     progress::{Produced, Progress},
-    redo::{self, FirstAttempt},
     sink,
 };
 use crate::{Error, Result, quarantine};
@@ -102,33 +100,13 @@ impl StageRunner {
         let Some(replay) = self.find_input_rows(wanted, &mut report).await? else {
             return Ok(report);
         };
-        // A pinned range reproduces its first attempt, as a step's redo does;
-        // the processing time is the quarantine's last version's time.
-        let first = match (range.pinned, self.sinks.quarantine()) {
-            (true, Some(q)) => redo::first_attempt(q, progress.txn(), range).await?,
-            _ => FirstAttempt::default(),
-        };
-        let processing_time = match &first.attempt {
-            Some(a) => a.processing_time,
-            None => match self.sinks.quarantine() {
-                Some(q) => super::processing_time(q, range.to).await?,
-                None => ingot_core::clock::now_micros(),
-            },
-        };
-        let (replay, _) = quarantine::without_rows(vec![replay], first.quarantined.clone())?;
-        let mut pinned = self.pinned_executor(range, &first)?;
-        let executor = pinned.as_mut().unwrap_or(&mut self.executor);
-        let processed = executor
-            .run(replay, processing_time, &mut self.sinks.output_check())
+        // A pinned range reproduces its first attempt, as a step's redo
+        // does; the processing time is the quarantine's last version's time.
+        let (processed, digest, attempt) = self
+            .execute(range, vec![replay], progress.txn(), true)
             .await?;
         report.still_quarantined = processed.rejects.len();
         report.rows_out = processed.outputs.iter().map(RecordBatch::num_rows).sum();
-        let digest = executor.module().digest().to_owned();
-        let attempt = Attempt {
-            config_digest: super::config_digest(executor.init_config()),
-            processing_time,
-            config: Some(executor.init_config().to_vec()),
-        };
         let produced = Produced {
             has_output: !processed.outputs.is_empty(),
             has_rejects: !processed.rejects.is_empty(),

@@ -7,6 +7,14 @@
 //! *before* it is fetched. On a revocation the caller drops what it buffered
 //! (those records are re-read by whoever owns the partition next, from the
 //! same txn), so a rebalance neither loses nor duplicates a record.
+//!
+//! Before a partition bronze has progress of is positioned, its watermarks
+//! are checked against that progress ([`crate::offsets`]): a partition that
+//! went backwards or lost records stops the ingest, or is reset, as
+//! `on-data-loss` says. While reading, `auto.offset.reset = error` turns a
+//! position the broker no longer has into [`Polled::OutOfRange`] instead of
+//! librdkafka's silent jump, and the caller repositions from bronze, which
+//! checks again.
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
@@ -26,15 +34,39 @@ use rdkafka::{
 };
 
 use super::SourceError;
-use crate::StartFrom;
+use crate::{
+    DataLoss, OnDataLoss, StartFrom,
+    offsets::OffsetCheck,
+    probe::{records_end, watermarks},
+};
 
 /// A topic partition.
 pub type PartitionId = (String, i32);
 
-/// Given partitions, returns the last offset bronze holds for each (None for
-/// a partition bronze has never seen). Called on every assignment.
-pub type ProgressLookup =
-    Arc<dyn Fn(&[PartitionId]) -> Result<HashMap<PartitionId, i64>, String> + Send + Sync>;
+/// What the consumer asks of bronze: where each partition resumes, and to
+/// record a deliberate reset. The ingest loop implements it over the bronze
+/// table; this crate knows nothing of Delta. Called on every assignment,
+/// from librdkafka's rebalance callback.
+pub trait Progress: Send + Sync {
+    /// The last offset bronze holds of each of `partitions` (absent: none).
+    ///
+    /// # Errors
+    ///
+    /// Bronze could not be read.
+    fn last_offsets(&self, partitions: &[PartitionId])
+    -> Result<HashMap<PartitionId, i64>, String>;
+
+    /// Records in bronze, in a commit of its own, that `loss`'s partition
+    /// starts over at [`DataLoss::restart_at`] (its progress becomes that
+    /// offset − 1), unless bronze's progress of it, read again, no longer
+    /// shows the loss (another host reset it first). Returns bronze's last
+    /// offset of the partition afterwards.
+    ///
+    /// # Errors
+    ///
+    /// Bronze could not be read or written.
+    fn reset(&self, loss: &DataLoss) -> Result<Option<i64>, String>;
+}
 
 /// Connection settings of a [`KafkaSource`].
 pub struct SourceSettings {
@@ -46,10 +78,12 @@ pub struct SourceSettings {
     pub topics: Vec<String>,
     /// Where partitions without progress start.
     pub start_from: StartFrom,
+    /// What to do with a partition whose offsets do not follow on from bronze's.
+    pub on_data_loss: OnDataLoss,
     /// Extra librdkafka properties (override ours).
     pub properties: BTreeMap<String, String>,
     /// Where each partition resumes.
-    pub progress: ProgressLookup,
+    pub progress: Arc<dyn Progress>,
     /// Join the consumer group (continuous runs), or read every partition
     /// of the topics directly (`--once`: no group join to wait for).
     pub use_group: bool,
@@ -57,11 +91,15 @@ pub struct SourceSettings {
 
 /// Rebalance handling: positions assigned partitions from bronze's txns.
 pub struct IngestContext {
-    progress: ProgressLookup,
+    progress: Arc<dyn Progress>,
     start_from: StartFrom,
+    on_data_loss: OnDataLoss,
+    /// The consumer's settings, for a second consumer that reads where a
+    /// partition's records end ([`records_end`]).
+    probe: ClientConfig,
     revoked: AtomicBool,
     assigned: Mutex<BTreeMap<PartitionId, Offset>>,
-    failure: Mutex<Option<String>>,
+    failure: Mutex<Option<SourceError>>,
 }
 
 impl ClientContext for IngestContext {}
@@ -80,7 +118,7 @@ impl ConsumerContext for IngestContext {
                 self.revoked.store(true, Ordering::SeqCst);
                 self.assigned().clear();
                 if let Err(e) = consumer.unassign() {
-                    self.fail(format!("unassign after revocation failed: {e}"));
+                    self.fail(rebalance(format!("unassign after revocation failed: {e}")));
                 }
             }
             other => {
@@ -89,11 +127,17 @@ impl ConsumerContext for IngestContext {
                 self.revoked.store(true, Ordering::SeqCst);
                 self.assigned().clear();
                 if let Err(e) = consumer.unassign() {
-                    self.fail(format!("unassign after rebalance error failed: {e}"));
+                    self.fail(rebalance(format!(
+                        "unassign after rebalance error failed: {e}"
+                    )));
                 }
             }
         }
     }
+}
+
+fn rebalance(message: String) -> SourceError {
+    SourceError::Rebalance { message }
 }
 
 impl IngestContext {
@@ -103,12 +147,19 @@ impl IngestContext {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn fail(&self, message: String) {
-        tracing::error!("{message}");
+    fn fail(&self, error: SourceError) {
+        tracing::error!("{error}");
         *self
             .failure
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(message);
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);
+    }
+
+    fn take_failure(&self) -> Option<SourceError> {
+        self.failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
     }
 
     fn assign(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
@@ -117,28 +168,116 @@ impl IngestContext {
             .iter()
             .map(|e| (e.topic().to_owned(), e.partition()))
             .collect();
-        let progress = match (self.progress)(&partitions) {
-            Ok(p) => p,
-            Err(e) => return self.fail(format!("cannot read bronze progress on assignment: {e}")),
-        };
-        let mut positioned = TopicPartitionList::new();
-        let mut assigned = BTreeMap::new();
-        for (topic, partition) in &partitions {
-            let offset = match (progress.get(&(topic.clone(), *partition)), self.start_from) {
+        let positioned = self
+            .positions(consumer, &partitions)
+            .and_then(|positions| self.assign_at(consumer, positions));
+        if let Err(e) = positioned {
+            self.fail(e);
+        }
+    }
+
+    /// Where each of `partitions` resumes: after bronze's progress, once the
+    /// broker's watermarks show the partition still follows on from it (or
+    /// after a reset, with `on-data-loss = "reset"`); at `start-from` for a
+    /// partition bronze holds nothing of.
+    fn positions(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        partitions: &[PartitionId],
+    ) -> Result<BTreeMap<PartitionId, Offset>, SourceError> {
+        let progress = self
+            .progress
+            .last_offsets(partitions)
+            .map_err(|e| rebalance(format!("cannot read bronze progress on assignment: {e}")))?;
+        let mut positions = BTreeMap::new();
+        let mut losses = Vec::new();
+        for id in partitions {
+            let last = match progress.get(id) {
+                Some(&last) => match self.follow_on(consumer, id, last)? {
+                    Ok(last) => last,
+                    Err(loss) => {
+                        losses.push(loss);
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            let offset = match (last, self.start_from) {
                 (Some(last), _) => Offset::Offset(last + 1),
                 (None, StartFrom::Earliest) => Offset::Beginning,
                 (None, StartFrom::Latest) => Offset::End,
             };
+            positions.insert(id.clone(), offset);
+        }
+        if losses.is_empty() {
+            Ok(positions)
+        } else {
+            Err(SourceError::DataLoss { losses })
+        }
+    }
+
+    /// Bronze's last offset of partition `id` (`last`) checked against the
+    /// broker's watermarks: as it was when the partition follows on from it,
+    /// as it is after a reset under `on-data-loss = "reset"`, or the loss
+    /// under `"fail"`.
+    fn follow_on(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        id: &PartitionId,
+        last: i64,
+    ) -> Result<Result<Option<i64>, DataLoss>, SourceError> {
+        let (topic, partition) = (id.0.as_str(), id.1);
+        let (low, high) = watermarks(consumer, id)?;
+        let mut found = DataLoss::find(topic, partition, Some(last), low, high);
+        if found
+            .as_ref()
+            .is_some_and(|l| l.kind == OffsetCheck::Backwards)
+            && high > low
+        {
+            // The high watermark may be under-reported: read where the
+            // partition's records end before calling it backwards.
+            let end = records_end(&self.probe, id, high - 1, last)?;
+            found = DataLoss::find(topic, partition, Some(last), low, high.max(end));
+        }
+        let Some(loss) = found else {
+            return Ok(Ok(Some(last)));
+        };
+        if self.on_data_loss == OnDataLoss::Fail {
+            return Ok(Err(loss));
+        }
+        tracing::warn!(
+            topic,
+            partition,
+            offset = last,
+            low,
+            high,
+            "{loss}; on-data-loss = reset: starting the partition over at offset {}",
+            loss.restart_at()
+        );
+        self.progress.reset(&loss).map(Ok).map_err(|e| {
+            rebalance(format!(
+                "cannot record the reset of {topic}/{partition} in bronze: {e}"
+            ))
+        })
+    }
+
+    fn assign_at(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        positions: BTreeMap<PartitionId, Offset>,
+    ) -> Result<(), SourceError> {
+        let mut positioned = TopicPartitionList::new();
+        for ((topic, partition), offset) in &positions {
             tracing::info!(topic, partition, offset = ?offset, "partition assigned");
-            assigned.insert((topic.clone(), *partition), offset);
-            if let Err(e) = positioned.add_partition_offset(topic, *partition, offset) {
-                return self.fail(format!("cannot position {topic}/{partition}: {e}"));
-            }
+            positioned
+                .add_partition_offset(topic, *partition, *offset)
+                .map_err(|e| rebalance(format!("cannot position {topic}/{partition}: {e}")))?;
         }
-        match consumer.assign(&positioned) {
-            Ok(()) => *self.assigned() = assigned,
-            Err(e) => self.fail(format!("assign failed: {e}")),
-        }
+        consumer
+            .assign(&positioned)
+            .map_err(|e| rebalance(format!("assign failed: {e}")))?;
+        *self.assigned() = positions;
+        Ok(())
     }
 }
 
@@ -148,6 +287,11 @@ pub enum Polled<'a> {
     Record(BorrowedMessage<'a>),
     /// Nothing arrived within the timeout, or a partition reached its end.
     Idle,
+    /// The broker no longer has the position of a partition (librdkafka's
+    /// `auto.offset.reset = error`): its topic was recreated or retention
+    /// deleted records before they were read. Commit what is buffered, then
+    /// call [`KafkaSource::reposition`].
+    OutOfRange,
 }
 
 /// A consumer positioned by bronze's progress.
@@ -173,7 +317,9 @@ impl KafkaSource {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("enable.partition.eof", "false")
-            .set("auto.offset.reset", "earliest")
+            // A position the broker no longer has is an error, not a silent
+            // jump to another offset: see `Polled::OutOfRange`.
+            .set("auto.offset.reset", "error")
             // Eager protocol: the rebalance callback assigns explicitly.
             .set("partition.assignment.strategy", "range,roundrobin")
             // librdkafka's default (500) throttles a consumer draining a
@@ -192,6 +338,8 @@ impl KafkaSource {
         let context = IngestContext {
             progress: settings.progress,
             start_from: settings.start_from,
+            on_data_loss: settings.on_data_loss,
+            probe: config.clone(),
             revoked: AtomicBool::new(false),
             assigned: Mutex::new(BTreeMap::new()),
             failure: Mutex::new(None),
@@ -225,17 +373,16 @@ impl KafkaSource {
     ///
     /// # Errors
     ///
-    /// [`SourceError::Rebalance`] when positioning an assignment failed, and
-    /// [`SourceError::Fatal`] for errors librdkafka cannot recover from;
-    /// transient broker errors are logged and retried by librdkafka.
+    /// [`SourceError::DataLoss`] when an assigned partition does not follow
+    /// on from bronze (under `on-data-loss = "fail"`),
+    /// [`SourceError::Rebalance`] when positioning an assignment failed
+    /// otherwise, and [`SourceError::Fatal`] for errors librdkafka cannot
+    /// recover from; transient broker errors are logged and retried by
+    /// librdkafka.
     pub fn poll(&mut self, timeout: Duration) -> Result<Polled<'_>, SourceError> {
         let polled = self.consumer.poll(timeout);
-        let failure = self.consumer.context().failure.lock();
-        if let Some(message) = failure
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
-        {
-            return Err(SourceError::Rebalance { message });
+        if let Some(failure) = self.consumer.context().take_failure() {
+            return Err(failure);
         }
         match polled {
             None => Ok(Polled::Idle),
@@ -248,6 +395,10 @@ impl KafkaSource {
                 Ok(Polled::Record(message))
             }
             Some(Err(e)) if is_fatal(&e) => Err(SourceError::Fatal { source: e }),
+            Some(Err(e)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::AutoOffsetReset) => {
+                tracing::warn!(error = %e, "a partition's position is outside the broker's offsets");
+                Ok(Polled::OutOfRange)
+            }
             Some(Err(e)) => {
                 tracing::warn!(error = %e, "kafka consumer error (retrying)");
                 Ok(Polled::Idle)
@@ -270,6 +421,26 @@ impl KafkaSource {
         revoked
     }
 
+    /// Positions every assigned partition again from bronze, checking each
+    /// against the broker's watermarks as an assignment does: after
+    /// [`Polled::OutOfRange`], once what was buffered is committed (so no
+    /// record is read twice into one batch).
+    ///
+    /// # Errors
+    ///
+    /// As [`KafkaSource::poll`]: [`SourceError::DataLoss`] under
+    /// `on-data-loss = "fail"`, [`SourceError::Rebalance`] or
+    /// [`SourceError::Watermarks`] when bronze or the broker cannot answer.
+    pub fn reposition(&mut self) -> Result<(), SourceError> {
+        let partitions: Vec<PartitionId> = self.assignment().into_iter().collect();
+        let context = self.consumer.context();
+        let positions = context.positions(&self.consumer, &partitions)?;
+        context.assign_at(&self.consumer, positions)?;
+        self.next.clear();
+        self.ends.clear();
+        Ok(())
+    }
+
     /// The partitions currently assigned to this consumer.
     pub fn assignment(&self) -> BTreeSet<PartitionId> {
         self.consumer.context().assigned().keys().cloned().collect()
@@ -290,14 +461,7 @@ impl KafkaSource {
         for ((topic, partition), start) in assigned {
             let id = (topic, partition);
             if !self.ends.contains_key(&id) {
-                let (low, high) = self
-                    .consumer
-                    .fetch_watermarks(&id.0, id.1, Duration::from_secs(10))
-                    .map_err(|source| SourceError::Watermarks {
-                        topic: id.0.clone(),
-                        partition: id.1,
-                        source,
-                    })?;
+                let (low, high) = watermarks(&self.consumer, &id)?;
                 self.ends.insert(id.clone(), high);
                 if !self.next.contains_key(&id) {
                     let first = match start {
@@ -363,15 +527,7 @@ fn assign_all(
     }
     let context = consumer.context();
     context.assign(consumer, &tpl);
-    let failed = context
-        .failure
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .take();
-    match failed {
-        Some(message) => Err(SourceError::Rebalance { message }),
-        None => Ok(()),
-    }
+    context.take_failure().map_or(Ok(()), Err)
 }
 
 fn is_fatal(e: &KafkaError) -> bool {

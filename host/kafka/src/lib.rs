@@ -6,6 +6,8 @@
 //!   committed offsets.
 //! - [`bronze`]: where a Kafka record becomes a bronze row.
 //! - [`embedded`]: librdkafka's in-process mock cluster (`brokers = "embedded"`).
+//! - [`offsets`]: whether a partition's offsets still follow on from bronze's
+//!   (a recreated topic, another cluster, records deleted by retention).
 //! - [`producer`]: writing records, for `ingot produce` and the tests.
 //!
 //! This crate knows nothing of Delta tables, Wasm or pipelines: it hands
@@ -14,10 +16,16 @@
 pub mod bronze;
 pub mod consumer;
 pub mod embedded;
+pub mod offsets;
+mod probe;
 pub mod producer;
+#[cfg(test)]
+mod tests;
 
 use ingot_core::ErrorClass;
 use serde::{Deserialize, Serialize};
+
+pub use offsets::{DataLoss, OnDataLoss};
 
 /// An error talking to Kafka.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +90,21 @@ pub enum SourceError {
         /// What failed.
         message: String,
     },
+    /// Partitions whose offsets on the broker do not follow on from bronze's,
+    /// under `on-data-loss = "fail"`: the ingest stops before reading them.
+    #[error(
+        "data loss on kafka: {}; nothing was read from {}. To start {} over at the broker's \
+         earliest offset (the reset is recorded in bronze), set `on-data-loss = \"reset\"` \
+         under [kafka]; for a recreated topic or another cluster, the alternative is to point \
+         the pipeline back at the topic bronze was read from",
+        join(losses),
+        them(losses, "that partition", "those partitions"),
+        them(losses, "it", "them")
+    )]
+    DataLoss {
+        /// Every partition found, with bronze's offset and the watermarks.
+        losses: Vec<DataLoss>,
+    },
     /// No partition was assigned in time.
     #[error("no partition of {topics} was assigned to this consumer within {seconds} s")]
     NoAssignment {
@@ -93,13 +116,26 @@ pub enum SourceError {
 }
 
 impl SourceError {
-    /// Broker trouble is external (retry); a refused configuration is the user's.
+    /// Broker trouble is external (retry); a refused configuration, and data
+    /// loss (which a person decides about), are the user's.
     pub fn class(&self) -> ErrorClass {
         match self {
-            SourceError::Connect { .. } | SourceError::UnknownTopic { .. } => ErrorClass::User,
+            // Data loss: retrying reads the same offsets; a person chooses.
+            SourceError::Connect { .. }
+            | SourceError::UnknownTopic { .. }
+            | SourceError::DataLoss { .. } => ErrorClass::User,
             _ => ErrorClass::External,
         }
     }
+}
+
+fn join(losses: &[DataLoss]) -> String {
+    let all: Vec<String> = losses.iter().map(DataLoss::to_string).collect();
+    all.join("; ")
+}
+
+fn them<'a>(losses: &[DataLoss], one: &'a str, many: &'a str) -> &'a str {
+    if losses.len() == 1 { one } else { many }
 }
 
 /// Where a partition without recorded progress starts.

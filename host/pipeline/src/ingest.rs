@@ -9,6 +9,16 @@
 //! wrote those offsets cannot make us write them twice. A Delta conflict
 //! means someone else committed first: reload, filter again, retry.
 //!
+//! A partition whose offsets on the broker no longer follow on from its txn
+//! (a recreated topic, another cluster, records deleted by retention) stops
+//! the ingest under `on-data-loss = "fail"`. Under `"reset"` it starts over
+//! at the broker's earliest offset: a commit of its own, with no rows, sets
+//! the partition's txn to that offset − 1 (backwards, deliberately) and
+//! counts the reset in a second txn, `<pipeline>/<topic>/<partition>/reset`.
+//! A bronze commit carries a partition's records only if that count is still
+//! the one the partition was positioned under, so records read before a
+//! reset (by a host that has not seen it) are never written after it.
+//!
 //! The loop runs on its own thread (librdkafka's poll blocks) and drives the
 //! async Delta writes with the runtime handle it is given.
 
@@ -23,6 +33,7 @@ use std::{
 
 use tokio::runtime::Handle;
 
+use ingot_core::Layout;
 use ingot_core::arrow::{
     array::{AsArray, BooleanArray, RecordBatch},
     compute::filter_record_batch,
@@ -30,9 +41,10 @@ use ingot_core::arrow::{
 };
 use ingot_delta::{Commit, Lineage, Table, TableError, Txn, WriteMode};
 use ingot_kafka::{
-    SourceError,
+    DataLoss, SourceError,
     bronze::{self, BronzeBuilder},
-    consumer::{KafkaSource, PartitionId, Polled, ProgressLookup, SourceSettings},
+    consumer::{KafkaSource, PartitionId, Polled, Progress, SourceSettings},
+    offsets::{OffsetCheck, check},
 };
 
 use crate::{
@@ -107,31 +119,25 @@ impl Ingest {
             .handle
             .block_on(Table::open_or_create(&uri, bronze::schema()))?;
         let table = Arc::new(Mutex::new(table));
-        let mut source = KafkaSource::connect(SourceSettings {
-            brokers: self.brokers.clone(),
-            group_id: self.config.group_id(),
-            topics: self.config.kafka.topics.clone(),
-            start_from: self.config.kafka.start_from,
-            properties: self.config.kafka.properties.clone(),
-            progress: self.progress_lookup(Arc::clone(&table)),
-            use_group: !self.once && self.config.kafka.assignment == Assignment::Group,
-        })?;
+        let epochs = Arc::new(Mutex::new(HashMap::new()));
+        let mut source = self.connect(&table, &epochs)?;
         let limits = &self.config.ingest;
-        let mut builder = BronzeBuilder::new();
+        let mut buffer = Buffer::default();
         let mut report = IngestReport::default();
-        let mut oldest: Option<Instant> = None;
         let started = Instant::now();
         let mut idle = false;
         loop {
             let stopping = self.stop.load(Ordering::SeqCst);
-            let due = oldest.is_some_and(|t| t.elapsed() >= limits.max_latency());
+            let due = buffer
+                .oldest
+                .is_some_and(|t| t.elapsed() >= limits.max_latency());
+            let builder = &buffer.builder;
             let full = builder.len() >= limits.max_records || builder.bytes() >= limits.max_bytes;
             let drained = self.once && idle && source.caught_up()?;
-            if !builder.is_empty() && (full || due || stopping || drained) {
-                self.commit(&table, &mut builder, &source, &mut report)?;
-                oldest = None;
+            if full || due || stopping || drained {
+                self.commit(&table, &epochs, &mut buffer, &source, &mut report)?;
             }
-            if stopping || (drained && builder.is_empty()) {
+            if stopping || (drained && buffer.builder.is_empty()) {
                 break;
             }
             if self.once && source.assignment().is_empty() && started.elapsed() > ASSIGNMENT_TIMEOUT
@@ -143,19 +149,19 @@ impl Ingest {
                 .into());
             }
             let polled = source.poll(Duration::from_millis(100))?;
-            let record = matches!(polled, Polled::Record(_));
-            idle = !record;
-            if let Polled::Record(message) = polled {
-                builder.push(&message, ingot_core::clock::now_micros());
-            }
+            let out_of_range = matches!(polled, Polled::OutOfRange);
+            idle = !buffer.take(polled);
             if source.take_revoked() {
                 // Everything buffered is re-read from bronze's txns by the
                 // partitions' next owner (possibly us): drop it. A record
                 // returned by the poll that saw the revocation is dropped too.
-                builder.clear();
-                oldest = None;
-            } else if record && oldest.is_none() {
-                oldest = Some(Instant::now());
+                buffer.clear();
+            }
+            if out_of_range {
+                // Keep what was read before the broker lost the position;
+                // positioning from bronze then checks every partition again.
+                self.commit(&table, &epochs, &mut buffer, &source, &mut report)?;
+                source.reposition()?;
             }
         }
         tracing::info!(
@@ -166,41 +172,48 @@ impl Ingest {
         Ok(report)
     }
 
-    fn progress_lookup(&self, table: Arc<Mutex<Table>>) -> ProgressLookup {
-        let handle = self.handle.clone();
-        let layout = self.config.layout();
-        Arc::new(move |partitions: &[PartitionId]| {
-            let mut table = table
-                .lock()
-                .map_err(|_| "bronze handle poisoned".to_owned())?;
-            handle
-                .block_on(table.refresh())
-                .map_err(|e| e.to_string())?;
-            Ok(partitions
-                .iter()
-                .filter_map(|(topic, p)| {
-                    let v = table.txn_version(&layout.partition_txn(topic, *p))?;
-                    Some(((topic.clone(), *p), v))
-                })
-                .collect::<HashMap<_, _>>())
-        })
+    fn connect(&self, table: &Arc<Mutex<Table>>, epochs: &Epochs) -> Result<KafkaSource> {
+        let kafka = &self.config.kafka;
+        let progress = BronzeProgress {
+            table: Arc::clone(table),
+            handle: self.handle.clone(),
+            layout: self.config.layout(),
+            epochs: Arc::clone(epochs),
+        };
+        Ok(KafkaSource::connect(SourceSettings {
+            brokers: self.brokers.clone(),
+            group_id: self.config.group_id(),
+            topics: kafka.topics.clone(),
+            start_from: kafka.start_from,
+            on_data_loss: kafka.on_data_loss,
+            properties: kafka.properties.clone(),
+            progress: Arc::new(progress),
+            use_group: !self.once && kafka.assignment == Assignment::Group,
+        })?)
     }
 
+    /// Commits what `buffer` holds (nothing when it is empty).
     fn commit(
         &self,
         table: &Mutex<Table>,
-        builder: &mut BronzeBuilder,
+        epochs: &Epochs,
+        buffer: &mut Buffer,
         source: &KafkaSource,
         report: &mut IngestReport,
     ) -> Result<()> {
-        let (batch, last_offsets) = builder.finish();
+        if buffer.builder.is_empty() {
+            return Ok(());
+        }
+        buffer.oldest = None;
+        let (batch, last_offsets) = buffer.builder.finish();
         let read = batch.num_rows();
         let mut table = table
             .lock()
             .map_err(|_| Error::Internal("bronze handle poisoned".into()))?;
-        let written = self
-            .handle
-            .block_on(self.write(&mut table, batch, &last_offsets))?;
+        let positioned = lock(epochs)?.clone();
+        let written =
+            self.handle
+                .block_on(self.write(&mut table, batch, &last_offsets, &positioned))?;
         report.duplicates_dropped += (read - written) as u64;
         if written == 0 {
             // Every record was already in bronze: nothing was committed.
@@ -219,36 +232,28 @@ impl Ingest {
         Ok(())
     }
 
-    /// Appends `batch` minus what bronze already holds, with the txns, retrying conflicts.
+    /// Appends `batch` minus what bronze already holds, with the txns,
+    /// retrying conflicts. A partition reset since it was positioned (its
+    /// reset count in bronze is no longer the one in `positioned`) has all
+    /// its rows dropped and no txn: they were read from before the reset.
     async fn write(
         &self,
         table: &mut Table,
         batch: RecordBatch,
         last: &BTreeMap<PartitionId, i64>,
+        positioned: &HashMap<PartitionId, i64>,
     ) -> Result<usize> {
-        let lineage = Lineage {
-            ingot_version: ingot_core::VERSION.into(),
-            pipeline: self.config.name.clone(),
-            stage: "ingest".into(),
-            module: None,
-            input_table: Some(format!("kafka:{}", self.config.kafka.topics.join(","))),
-            input_versions: None,
-            attempt: None,
-        };
+        let lineage = ingest_lineage(
+            &self.config.name,
+            "ingest",
+            format!("kafka:{}", self.config.kafka.topics.join(",")),
+        );
         let layout = self.config.layout();
         let mut attempt = 0;
         loop {
             attempt += 1;
             table.refresh().await?;
-            let progress: HashMap<PartitionId, i64> = last
-                .keys()
-                .filter_map(|(t, p)| {
-                    Some((
-                        (t.clone(), *p),
-                        table.txn_version(&layout.partition_txn(t, *p))?,
-                    ))
-                })
-                .collect();
+            let progress = written_progress(table, &layout, last.keys(), positioned);
             let fresh = drop_already_written(&batch, &progress);
             let txns = last
                 .iter()
@@ -277,6 +282,182 @@ impl Ingest {
                 }
                 Err(e) => return Err(e.into()),
             }
+        }
+    }
+}
+
+/// The reset count of each partition when it was positioned.
+type Epochs = Arc<Mutex<HashMap<PartitionId, i64>>>;
+
+fn lock<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>> {
+    m.lock()
+        .map_err(|_| Error::Internal("ingest state poisoned".into()))
+}
+
+/// The records read since the last commit.
+#[derive(Default)]
+struct Buffer {
+    builder: BronzeBuilder,
+    /// When the oldest of them was read.
+    oldest: Option<Instant>,
+}
+
+impl Buffer {
+    /// Buffers what a poll returned; whether it was a record.
+    fn take(&mut self, polled: Polled<'_>) -> bool {
+        let Polled::Record(message) = polled else {
+            return false;
+        };
+        self.builder.push(&message, ingot_core::clock::now_micros());
+        self.oldest.get_or_insert_with(Instant::now);
+        true
+    }
+
+    fn clear(&mut self) {
+        self.builder.clear();
+        self.oldest = None;
+    }
+}
+
+/// The txn app id on bronze counting the deliberate resets of a partition
+/// (`on-data-loss = "reset"`): `<pipeline>/<topic>/<partition>/reset`.
+fn reset_txn(layout: &Layout, topic: &str, partition: i32) -> String {
+    format!("{}/reset", layout.partition_txn(topic, partition))
+}
+
+/// How many times bronze records partition `(topic, partition)` was reset.
+fn resets(table: &Table, layout: &Layout, topic: &str, partition: i32) -> i64 {
+    table
+        .txn_version(&reset_txn(layout, topic, partition))
+        .unwrap_or(0)
+}
+
+/// Bronze's last offset per partition of `partitions`, for the filter of a
+/// commit: a partition reset since it was positioned counts as holding
+/// everything, so none of its rows and no txn of it are written.
+fn written_progress<'a>(
+    table: &Table,
+    layout: &Layout,
+    partitions: impl Iterator<Item = &'a PartitionId>,
+    positioned: &HashMap<PartitionId, i64>,
+) -> HashMap<PartitionId, i64> {
+    partitions
+        .filter_map(|id @ (t, p)| {
+            let now = resets(table, layout, t, *p);
+            if now != positioned.get(id).copied().unwrap_or(0) {
+                tracing::warn!(
+                    topic = t,
+                    partition = p,
+                    "partition reset by another host since it was read here: its records are dropped"
+                );
+                return Some((id.clone(), i64::MAX));
+            }
+            Some((id.clone(), table.txn_version(&layout.partition_txn(t, *p))?))
+        })
+        .collect()
+}
+
+/// The lineage of a bronze commit: `stage` is `ingest`, or `ingest (reset)`
+/// for the commit that starts a partition over.
+fn ingest_lineage(pipeline: &str, stage: &str, input: String) -> Lineage {
+    Lineage {
+        ingot_version: ingot_core::VERSION.into(),
+        pipeline: pipeline.to_owned(),
+        stage: stage.into(),
+        module: None,
+        input_table: Some(input),
+        input_versions: None,
+        attempt: None,
+    }
+}
+
+/// Bronze as the consumer's [`Progress`]: where partitions resume, and
+/// deliberate resets.
+struct BronzeProgress {
+    table: Arc<Mutex<Table>>,
+    handle: Handle,
+    layout: Layout,
+    /// Filled in as partitions are positioned.
+    epochs: Epochs,
+}
+
+impl Progress for BronzeProgress {
+    fn last_offsets(
+        &self,
+        partitions: &[PartitionId],
+    ) -> std::result::Result<HashMap<PartitionId, i64>, String> {
+        let mut table = lock(&self.table).map_err(|e| e.to_string())?;
+        self.handle
+            .block_on(table.refresh())
+            .map_err(|e| e.to_string())?;
+        let mut epochs = lock(&self.epochs).map_err(|e| e.to_string())?;
+        let mut last = HashMap::new();
+        for id @ (topic, p) in partitions {
+            epochs.insert(id.clone(), resets(&table, &self.layout, topic, *p));
+            if let Some(v) = table.txn_version(&self.layout.partition_txn(topic, *p)) {
+                last.insert(id.clone(), v);
+            }
+        }
+        Ok(last)
+    }
+
+    fn reset(&self, loss: &DataLoss) -> std::result::Result<Option<i64>, String> {
+        let mut table = lock(&self.table).map_err(|e| e.to_string())?;
+        let (last, epoch) = self
+            .handle
+            .block_on(reset(&mut table, &self.layout, loss))
+            .map_err(|e| e.to_string())?;
+        lock(&self.epochs)
+            .map_err(|e| e.to_string())?
+            .insert((loss.topic.clone(), loss.partition), epoch);
+        Ok(last)
+    }
+}
+
+/// Starts `loss`'s partition over at the broker's earliest offset: one
+/// commit with no rows, the partition's txn = that offset − 1 and its reset
+/// count + 1, unless bronze, read again, shows the partition following on
+/// (another host reset it first; a conflict with it is retried). Returns
+/// bronze's last offset of the partition and its reset count afterwards.
+async fn reset(table: &mut Table, layout: &Layout, loss: &DataLoss) -> Result<(Option<i64>, i64)> {
+    let DataLoss {
+        topic, partition, ..
+    } = loss;
+    let app_id = layout.partition_txn(topic, *partition);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        table.refresh().await?;
+        let last = table.txn_version(&app_id);
+        let epoch = resets(table, layout, topic, *partition);
+        if check(last, loss.low, loss.high) == OffsetCheck::Continues {
+            return Ok((last, epoch));
+        }
+        let restart = loss.restart_at() - 1;
+        let commit = Commit {
+            txns: vec![
+                Txn {
+                    app_id: app_id.clone(),
+                    version: restart,
+                },
+                Txn {
+                    app_id: reset_txn(layout, topic, *partition),
+                    version: epoch + 1,
+                },
+            ],
+            lineage: ingest_lineage(
+                layout.pipeline(),
+                "ingest (reset)",
+                format!("kafka:{topic}/{partition}"),
+            ),
+        };
+        match table.write(Vec::new(), &WriteMode::Append, &commit).await {
+            Ok(version) => {
+                tracing::warn!(table = %table.uri(), version, topic, partition, offset = restart + 1, resets = epoch + 1, "partition reset recorded in bronze");
+                return Ok((Some(restart), epoch + 1));
+            }
+            Err(TableError::Conflict { .. }) if attempt < COMMIT_ATTEMPTS => {}
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -331,5 +512,68 @@ mod tests {
             &[12, 3, 4]
         );
         assert_eq!(drop_already_written(&batch, &HashMap::new()).num_rows(), 5);
+        // A partition reset since it was read counts as holding everything.
+        let reset = HashMap::from([(("t".into(), 0), i64::MAX)]);
+        let kept = drop_already_written(&batch, &reset);
+        assert_eq!(kept.column(2).as_primitive::<Int64Type>().values(), &[3, 4]);
+    }
+
+    /// A bronze table under a temp dir holding `t/0` up to offset 1999.
+    async fn bronze_at_1999(dir: &std::path::Path) -> (Table, Layout) {
+        let layout = Layout::new(dir.to_string_lossy(), "default", "p");
+        let mut table = Table::open_or_create(&layout.bronze_uri(), bronze::schema())
+            .await
+            .expect("bronze");
+        let commit = Commit {
+            txns: vec![Txn {
+                app_id: layout.partition_txn("t", 0),
+                version: 1999,
+            }],
+            lineage: ingest_lineage("p", "ingest", "kafka:t".into()),
+        };
+        table
+            .write(Vec::new(), &WriteMode::Append, &commit)
+            .await
+            .expect("progress commit");
+        (table, layout)
+    }
+
+    #[test]
+    fn a_reset_moves_the_txn_back_once_and_fences_what_was_read_before_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let (mut table, layout) = bronze_at_1999(dir.path()).await;
+            let loss = DataLoss::find("t", 0, Some(1999), 0, 300).expect("backwards");
+            assert_eq!(
+                reset(&mut table, &layout, &loss).await.expect("reset"),
+                (Some(-1), 1)
+            );
+            let version = table.version();
+            let lineage = table
+                .lineage(version)
+                .await
+                .expect("read")
+                .expect("lineage");
+            assert_eq!(lineage.stage, "ingest (reset)");
+            assert_eq!(lineage.input_table.as_deref(), Some("kafka:t/0"));
+            // A second host that found the same loss sees the reset: no second one.
+            assert_eq!(
+                reset(&mut table, &layout, &loss).await.expect("reset"),
+                (Some(-1), 1)
+            );
+            assert_eq!(table.version(), version);
+            // Records read under no reset are dropped; under this one, kept.
+            let id: PartitionId = ("t".into(), 0);
+            let before = HashMap::from([(id.clone(), 0)]);
+            let after = HashMap::from([(id.clone(), 1)]);
+            let progress =
+                |positioned| written_progress(&table, &layout, [&id].into_iter(), positioned);
+            assert_eq!(progress(&before)[&id], i64::MAX);
+            assert_eq!(progress(&after)[&id], -1);
+        });
     }
 }

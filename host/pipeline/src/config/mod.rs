@@ -35,7 +35,7 @@ use ingot_delta::WriteMode;
 use serde::{Deserialize, Serialize};
 
 use ingot_core::{BRONZE, Layout};
-pub use ingot_kafka::StartFrom;
+pub use ingot_kafka::{OnDataLoss, StartFrom};
 
 mod file;
 mod mode;
@@ -85,6 +85,11 @@ pub struct KafkaConfig {
     /// Where a partition with no progress in bronze starts.
     #[serde(default)]
     pub start_from: StartFrom,
+    /// What ingest does with a partition whose offsets no longer follow on
+    /// from bronze's (a recreated topic, another cluster, records deleted by
+    /// retention): stop (`fail`), or start it over (`reset`).
+    #[serde(default)]
+    pub on_data_loss: OnDataLoss,
     /// How partitions are shared between hosts.
     #[serde(default)]
     pub assignment: Assignment,

@@ -133,3 +133,27 @@ fn a_mode_round_trips_through_toml() {
     assert_eq!(again.stages[1].mode, c.stages[1].mode);
     assert_eq!(again.stages[0].mode, WriteMode::Append);
 }
+
+#[test]
+fn on_data_loss_fails_by_default_and_owns_auto_offset_reset() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let c = PipelineConfig::load(&write(dir.path(), GOOD)).expect("valid");
+    assert_eq!(c.kafka.on_data_loss, OnDataLoss::Fail);
+    let reset = GOOD.replace(
+        "topics = [\"logs\"]",
+        "topics = [\"logs\"]\n        on-data-loss = \"reset\"",
+    );
+    let c = PipelineConfig::load(&write(dir.path(), &reset)).expect("valid");
+    assert_eq!(c.kafka.on_data_loss, OnDataLoss::Reset);
+    let skip = error_of(&reset.replace("\"reset\"", "\"skip\""));
+    assert!(skip.contains("skip"), "{skip}");
+    let property = error_of(&GOOD.replace(
+        "[lake]",
+        "[kafka.properties]\n        \"auto.offset.reset\" = \"earliest\"\n        [lake]",
+    ));
+    assert!(
+        property.contains("`kafka.properties.auto.offset.reset`")
+            && property.contains("on-data-loss"),
+        "{property}"
+    );
+}

@@ -20,6 +20,13 @@ impl PipelineConfig {
         if self.kafka.brokers.trim().is_empty() {
             return Err(self.invalid("kafka.brokers", "must be `host:port[,...]` or `embedded`"));
         }
+        if self.kafka.properties.contains_key("auto.offset.reset") {
+            return Err(self.invalid(
+                "kafka.properties.auto.offset.reset",
+                "is ingot's to set (`error`, so a position the broker no longer has is \
+                 detected); choose what happens then with `on-data-loss` under [kafka]",
+            ));
+        }
         if !(1..=1000).contains(&self.kafka.embedded_partitions) {
             return Err(self.invalid("kafka.embedded-partitions", "must be between 1 and 1000"));
         }

@@ -57,6 +57,7 @@ fn harness_smoke() {
 
 mod config_errors;
 mod crash;
+mod data_loss;
 mod debezium;
 mod faults;
 mod hostile;

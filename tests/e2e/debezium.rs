@@ -13,16 +13,17 @@ use crate::harness::{Broker, Consumed, Lake, workloads};
 use crate::lake;
 use crate::medallion::run_once;
 
-const TOPIC: &str = "voters";
+pub(crate) const TOPIC: &str = "voters";
 
-fn uri(lake: &Lake, table: &str) -> String {
+/// Table `table` of the Debezium pipeline.
+pub(crate) fn uri(lake: &Lake, table: &str) -> String {
     format!("{}/default/voters/{table}", lake.root().display())
 }
 
 /// The source table's final state: the events applied in source order (the
 /// Postgres LSN), whatever order Kafka delivered them in. A duplicate
 /// applies the same change twice, which changes nothing.
-fn final_state(records: &[Consumed]) -> BTreeMap<i64, Value> {
+pub(crate) fn final_state(records: &[Consumed]) -> BTreeMap<i64, Value> {
     let mut events: Vec<(i64, Value)> = records
         .iter()
         .filter_map(|r| r.value.as_deref())
@@ -108,6 +109,32 @@ fn gold(lake: &Lake) -> Vec<String> {
     )
 }
 
+/// Asserts silver, gold, the quarantine and the tombstones against the
+/// source table's final state `state` (see [`final_state`]).
+pub(crate) fn assert_tables(lake: &Lake, state: &BTreeMap<i64, Value>) {
+    assert_eq!(
+        silver(lake),
+        expected_silver(state),
+        "silver = the simulated table's final state, row for row"
+    );
+    assert_eq!(
+        gold(lake),
+        expected_gold(state),
+        "gold = voters per city and party of that state"
+    );
+    assert!(
+        lake::count(&uri(lake, "silver_tombstones")) > 0,
+        "deletes left tombstones"
+    );
+    // The quarantine exists (the commit that created the output went
+    // through it) and holds nothing.
+    assert_eq!(
+        lake::count(&uri(lake, "silver_quarantine")),
+        0,
+        "no well-formed event was quarantined"
+    );
+}
+
 #[test]
 fn silver_is_the_source_table_and_gold_follows_it_through_replays() {
     let broker = Broker::start();
@@ -148,28 +175,8 @@ fn silver_is_the_source_table_and_gold_follows_it_through_replays() {
     run_once(&pipeline);
     let state = final_state(&records);
     assert!(state.len() > 100, "{} live rows", state.len());
-    assert_eq!(
-        silver(&lake_dir),
-        expected_silver(&state),
-        "silver = the simulated table's final state, row for row"
-    );
-    assert_eq!(
-        gold(&lake_dir),
-        expected_gold(&state),
-        "gold = voters per city and party of that state"
-    );
+    assert_tables(&lake_dir, &state);
     assert_eq!(lake::count(&uri(&lake_dir, "bronze")), 6_000);
-    assert!(
-        lake::count(&uri(&lake_dir, "silver_tombstones")) > 0,
-        "deletes left tombstones"
-    );
-    // The quarantine exists (the commit that created the output went
-    // through it) and holds nothing.
-    assert_eq!(
-        lake::count(&uri(&lake_dir, "silver_quarantine")),
-        0,
-        "no well-formed event was quarantined"
-    );
 
     // The same events again (at-least-once delivery, a replayed topic):
     // bronze keeps everything, silver and gold do not move.

@@ -60,6 +60,7 @@ mod crash;
 mod data_loss;
 mod debezium;
 mod faults;
+mod faults_workloads;
 mod hostile;
 mod hot_swap;
 mod lake;

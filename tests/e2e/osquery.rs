@@ -12,9 +12,10 @@ use crate::harness::{Broker, Consumed, Lake, workloads};
 use crate::lake;
 use crate::medallion::run_once;
 
-const TOPIC: &str = "osquery";
+pub(crate) const TOPIC: &str = "osquery";
 
-fn uri(lake: &Lake, table: &str) -> String {
+/// Table `table` of the osquery pipeline.
+pub(crate) fn uri(lake: &Lake, table: &str) -> String {
     format!("{}/default/osquery/{table}", lake.root().display())
 }
 
@@ -119,7 +120,7 @@ fn changes_of(value: Option<&[u8]>) -> Option<Vec<Change>> {
 }
 
 /// What silver, the quarantine and gold must hold.
-struct Expected {
+pub(crate) struct Expected {
     /// Distinct row changes, in the order they first arrived.
     changes: Vec<Change>,
     malformed: usize,
@@ -127,7 +128,9 @@ struct Expected {
     counts: BTreeMap<String, i64>,
 }
 
-fn expected(records: &[Consumed]) -> Expected {
+/// What the tables must hold after `records` (every record of the topic),
+/// computed from the records alone.
+pub(crate) fn expected(records: &[Consumed]) -> Expected {
     // Kafka keeps one host's records in order (the key is the host).
     let mut by_partition = records.to_vec();
     by_partition.sort_by_key(|r| (r.partition, r.offset));
@@ -193,7 +196,8 @@ fn pid_sum(changes: &[Change], query: &str) -> i64 {
         .sum()
 }
 
-fn assert_tables(lake_dir: &Lake, expected: &Expected) {
+/// Asserts silver, its quarantine and gold against `expected`.
+pub(crate) fn assert_tables(lake_dir: &Lake, expected: &Expected) {
     let silver = uri(lake_dir, "silver");
     assert_eq!(
         lake::count(&silver),

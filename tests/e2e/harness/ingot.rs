@@ -190,6 +190,12 @@ impl IngotProcess {
             sent.is_ok_and(|s| s.success()),
             "send SIGTERM to ingot {pid}"
         );
+        self.wait_exit(timeout)
+    }
+
+    /// Waits up to `timeout` for it to exit and returns its status; panics
+    /// with the log tail if it is still running then.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().expect("poll the ingot process") {
@@ -197,7 +203,8 @@ impl IngotProcess {
             }
             assert!(
                 Instant::now() < deadline,
-                "ingot {pid} still running {timeout:?} after SIGTERM:\n{}",
+                "ingot {} still running after {timeout:?}:\n{}",
+                self.child.id(),
                 self.tail()
             );
             sleep(Duration::from_millis(50));

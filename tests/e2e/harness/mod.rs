@@ -20,7 +20,7 @@ pub mod ingot;
 pub mod modules;
 pub mod workloads;
 
-pub use broker::{Broker, Consumed, consume, produce, tail, tail_text};
+pub use broker::{Broker, Consumed, consume, produce, produce_unbatched, tail, tail_text};
 pub use ingot::{Lake, run_ingot, run_ingot_ok, run_ingot_with_fault, spawn_ingot};
 pub use modules::{modules, ported};
 

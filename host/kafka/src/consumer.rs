@@ -294,6 +294,19 @@ pub enum Polled<'a> {
     OutOfRange,
 }
 
+impl Polled<'_> {
+    /// The topic, partition and offset of a record.
+    pub fn position(&self) -> Option<(&str, i32, i64)> {
+        match self {
+            Polled::Record(m) => {
+                use rdkafka::Message as _;
+                Some((m.topic(), m.partition(), m.offset()))
+            }
+            Polled::Idle | Polled::OutOfRange => None,
+        }
+    }
+}
+
 /// A consumer positioned by bronze's progress.
 pub struct KafkaSource {
     consumer: BaseConsumer<IngestContext>,

@@ -204,8 +204,14 @@ impl Ingest {
         if buffer.builder.is_empty() {
             return Ok(());
         }
-        buffer.oldest = None;
-        let (batch, last_offsets) = buffer.builder.finish();
+        let (batch, last_offsets, repeats) = buffer.finish();
+        if repeats > 0 {
+            tracing::warn!(
+                repeats,
+                "the broker returned records at offsets already read; dropped"
+            );
+            report.duplicates_dropped += repeats;
+        }
         let read = batch.num_rows();
         let mut table = table
             .lock()
@@ -300,11 +306,24 @@ struct Buffer {
     builder: BronzeBuilder,
     /// When the oldest of them was read.
     oldest: Option<Instant>,
+    /// The last offset buffered per partition (topic, partition, offset).
+    last: Vec<(String, i32, i64)>,
+    /// Records dropped since the last commit because their partition's
+    /// offset did not advance: a broker that served a batch again (Tansu
+    /// 0.6 does, after a fetch from inside a batch).
+    repeats: u64,
 }
 
 impl Buffer {
-    /// Buffers what a poll returned; whether it was a record.
+    /// Buffers what a poll returned, unless it is a record at or below an
+    /// offset already buffered for its partition; whether it was a record.
     fn take(&mut self, polled: Polled<'_>) -> bool {
+        if let Some((topic, partition, offset)) = polled.position()
+            && self.repeated(topic, partition, offset)
+        {
+            self.repeats += 1;
+            return true;
+        }
         let Polled::Record(message) = polled else {
             return false;
         };
@@ -313,9 +332,40 @@ impl Buffer {
         true
     }
 
+    /// Whether `offset` of the partition is at or below the last one
+    /// buffered for it (else it becomes the last one).
+    fn repeated(&mut self, topic: &str, partition: i32, offset: i64) -> bool {
+        match self
+            .last
+            .iter_mut()
+            .find(|(t, p, _)| *p == partition && t == topic)
+        {
+            Some((_, _, last)) if offset <= *last => true,
+            Some((_, _, last)) => {
+                *last = offset;
+                false
+            }
+            None => {
+                self.last.push((topic.to_owned(), partition, offset));
+                false
+            }
+        }
+    }
+
+    /// Takes the buffered rows and their last offsets, and the count of
+    /// repeats dropped, for a commit.
+    fn finish(&mut self) -> (RecordBatch, BTreeMap<(String, i32), i64>, u64) {
+        self.oldest = None;
+        self.last.clear();
+        let (batch, last_offsets) = self.builder.finish();
+        (batch, last_offsets, std::mem::take(&mut self.repeats))
+    }
+
     fn clear(&mut self) {
         self.builder.clear();
         self.oldest = None;
+        self.last.clear();
+        self.repeats = 0;
     }
 }
 
@@ -497,6 +547,30 @@ mod tests {
     use ingot_kafka::bronze::bare_record;
 
     use super::*;
+
+    #[test]
+    fn a_partition_whose_offset_does_not_advance_is_a_repeat() {
+        let mut buffer = Buffer::default();
+        let read = [
+            ("t", 0, 200),
+            ("t", 0, 201),
+            ("t", 1, 5),
+            ("t", 0, 200),
+            ("t", 0, 201),
+        ];
+        let repeats: Vec<bool> = read
+            .iter()
+            .map(|&(t, p, o)| buffer.repeated(t, p, o))
+            .collect();
+        assert_eq!(repeats, [false, false, false, true, true]);
+        assert!(!buffer.repeated("u", 0, 1), "another topic's partition 0");
+        assert!(!buffer.repeated("t", 0, 202));
+        buffer.finish();
+        assert!(
+            !buffer.repeated("t", 0, 202),
+            "a commit starts over: bronze's txns filter what it already holds"
+        );
+    }
 
     #[test]
     fn rows_at_or_below_a_partitions_txn_are_dropped() {

@@ -31,6 +31,9 @@ pub struct CommitRecord {
     pub lineage: Option<Lineage>,
     /// Its `txn` actions: app id and version.
     pub txns: Vec<(String, i64)>,
+    /// The bytes of the data files it added (`add` and `cdc` actions): what
+    /// reading its change feed reads, at most.
+    pub data_bytes: u64,
 }
 
 impl Table {
@@ -74,6 +77,8 @@ impl Table {
                         .transpose()?;
                 }
                 Action::Txn(txn) => record.txns.push((txn.app_id, txn.version)),
+                Action::Add(add) => record.data_bytes += u64::try_from(add.size).unwrap_or(0),
+                Action::Cdc(cdc) => record.data_bytes += u64::try_from(cdc.size).unwrap_or(0),
                 _ => {}
             }
         }

@@ -44,6 +44,7 @@
 //!   `update_preimage`, `update_postimage`), `_commit_version` (Int64) and
 //!   `_commit_timestamp` (Timestamp(µs, UTC)).
 
+mod append;
 mod cdf;
 mod error;
 mod history;
@@ -76,6 +77,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use datafusion::prelude::SessionContext;
 
+pub use append::Appender;
 pub use cdf::{
     CHANGE_TYPE_COLUMN, COMMIT_TIMESTAMP_COLUMN, COMMIT_VERSION_COLUMN, ChangeStream, change_schema,
 };

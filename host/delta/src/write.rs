@@ -20,7 +20,6 @@ use deltalake::kernel::{Action, Transaction};
 use deltalake::operations::merge::MergeBuilder;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::table::state::DeltaTableState;
-use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
 use deltalake::{DeltaTableError, datafusion::functions::expr_fn::coalesce};
 
 use super::arrow::array::RecordBatch;
@@ -72,9 +71,11 @@ impl Table {
         let properties = commit_properties(commit);
         let state = match mode {
             WriteMode::Append => {
-                let target = self.schema();
-                let rows = self.conform_all(batches, &target)?;
-                self.append(rows, properties).await?
+                let mut appender = self.appender()?;
+                for batch in &batches {
+                    appender.write(batch).await?;
+                }
+                return self.commit_append(appender, commit).await;
             }
             WriteMode::Upsert {
                 keys,
@@ -112,6 +113,12 @@ impl Table {
                 self.merge(batches, &plan, properties).await?
             }
         };
+        Ok(self.committed(state, commit).await)
+    }
+
+    /// Moves the handle to `state`, the snapshot of the commit of `commit`
+    /// it just made, with its txns; returns the new version.
+    pub(super) async fn committed(&mut self, state: DeltaTableState, commit: &Commit) -> i64 {
         let before = self.state().version();
         self.set_state(state);
         if let Err(e) = self.advance_txns(before).await {
@@ -121,30 +128,11 @@ impl Table {
                 self.txns.insert(txn.app_id.clone(), txn.version);
             }
         }
-        Ok(self.version())
-    }
-
-    /// Parquet files plus one commit, no DataFusion plan.
-    async fn append(
-        &self,
-        batches: Vec<RecordBatch>,
-        properties: CommitProperties,
-    ) -> Result<DeltaTableState, TableError> {
-        let mut adds = Vec::new();
-        if !batches.is_empty() {
-            let mut writer =
-                RecordBatchWriter::for_table(&self.inner).map_err(|e| self.write_error(e))?;
-            for batch in batches {
-                writer.write(batch).await.map_err(|e| self.write_error(e))?;
-            }
-            adds = writer.flush().await.map_err(|e| self.write_error(e))?;
-        }
-        self.commit_actions(adds.into_iter().map(Action::Add).collect(), properties)
-            .await
+        self.version()
     }
 
     /// Commits `actions` (possibly none) as an append with the txns and lineage.
-    async fn commit_actions(
+    pub(super) async fn commit_actions(
         &self,
         actions: Vec<Action>,
         properties: CommitProperties,
@@ -227,7 +215,7 @@ impl Table {
             .collect()
     }
 
-    fn write_error(&self, source: DeltaTableError) -> TableError {
+    pub(super) fn write_error(&self, source: DeltaTableError) -> TableError {
         if error::is_conflict(&source) {
             TableError::Conflict {
                 table: self.uri.clone(),
@@ -499,7 +487,7 @@ fn unqualified(column: &str) -> Column {
 }
 
 /// The txns and the lineage as delta-rs commit properties.
-fn commit_properties(commit: &Commit) -> CommitProperties {
+pub(super) fn commit_properties(commit: &Commit) -> CommitProperties {
     let lineage = serde_json::to_value(&commit.lineage)
         .expect("invariant: lineage is plain data and serializes to json");
     let now = chrono::Utc::now().timestamp_millis();

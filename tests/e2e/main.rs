@@ -68,4 +68,5 @@ mod languages;
 mod medallion;
 mod osquery;
 mod rebalance;
+mod step_budget;
 mod tenants;

@@ -103,9 +103,10 @@ pub fn select_rows(
     batches: &[RecordBatch],
     wanted: Vec<String>,
 ) -> Result<(Vec<RecordBatch>, Vec<String>)> {
-    let (masks, missing) = match_rows(batches, wanted);
+    let mut set = RowSet::new(wanted);
+    let masks = set.masks(batches);
     let found = filter(batches, &masks, false)?;
-    Ok((found, missing))
+    Ok((found, set.into_left()))
 }
 
 /// `batches` without the rows whose rendering is one of `quarantined`
@@ -119,45 +120,81 @@ pub fn without_rows(
     batches: Vec<RecordBatch>,
     quarantined: Vec<String>,
 ) -> Result<(Vec<RecordBatch>, usize)> {
-    let wanted = quarantined.len();
-    let (masks, missing) = match_rows(&batches, quarantined);
-    let left = filter(&batches, &masks, true)?;
-    Ok((left, wanted - missing.len()))
+    RowSet::new(quarantined).remove_from(&batches)
 }
 
-/// For each batch, which of its rows render as one of `wanted` (each
-/// rendering matched once, in order), and the renderings not found.
-fn match_rows(batches: &[RecordBatch], wanted: Vec<String>) -> (Vec<BooleanArray>, Vec<String>) {
-    let mut left: HashMap<String, usize> = HashMap::new();
-    for w in wanted {
-        *left.entry(w).or_default() += 1;
+/// A multiset of row renderings (the quarantine's `row` column), matched
+/// against input rows batch after batch: each rendering matches one row,
+/// the first one met. A redo that streams its range removes the rows its
+/// first attempt quarantined chunk by chunk with one set.
+#[derive(Debug, Default)]
+pub struct RowSet {
+    left: HashMap<String, usize>,
+}
+
+impl RowSet {
+    /// The set of `rows`.
+    pub fn new(rows: Vec<String>) -> Self {
+        let mut left: HashMap<String, usize> = HashMap::new();
+        for row in rows {
+            *left.entry(row).or_default() += 1;
+        }
+        RowSet { left }
     }
-    let masks = batches
-        .iter()
-        .map(|batch| {
-            (0..batch.num_rows())
-                .map(|i| {
-                    if left.is_empty() {
-                        return false;
-                    }
-                    let json = row_json(&batch.slice(i, 1));
-                    let Some(n) = left.get_mut(&json) else {
-                        return false;
-                    };
-                    *n -= 1;
-                    if *n == 0 {
-                        left.remove(&json);
-                    }
-                    true
-                })
-                .collect::<BooleanArray>()
-        })
-        .collect();
-    let missing = left
-        .into_iter()
-        .flat_map(|(json, n)| std::iter::repeat_n(json, n))
-        .collect();
-    (masks, missing)
+
+    /// Whether every rendering has matched a row (or there were none).
+    pub fn is_empty(&self) -> bool {
+        self.left.is_empty()
+    }
+
+    /// `batches` without the rows matching a rendering still in the set
+    /// (which they consume), and how many were removed.
+    ///
+    /// # Errors
+    /// Never in practice: the masks are built to the batches' lengths.
+    pub fn remove_from(&mut self, batches: &[RecordBatch]) -> Result<(Vec<RecordBatch>, usize)> {
+        if self.is_empty() {
+            return Ok((batches.to_vec(), 0));
+        }
+        let masks = self.masks(batches);
+        let removed = masks.iter().map(BooleanArray::true_count).sum();
+        Ok((filter(batches, &masks, true)?, removed))
+    }
+
+    /// For each batch, which of its rows match a rendering of the set,
+    /// consuming the renderings matched.
+    fn masks(&mut self, batches: &[RecordBatch]) -> Vec<BooleanArray> {
+        let left = &mut self.left;
+        batches
+            .iter()
+            .map(|batch| {
+                (0..batch.num_rows())
+                    .map(|i| {
+                        if left.is_empty() {
+                            return false;
+                        }
+                        let json = row_json(&batch.slice(i, 1));
+                        let Some(n) = left.get_mut(&json) else {
+                            return false;
+                        };
+                        *n -= 1;
+                        if *n == 0 {
+                            left.remove(&json);
+                        }
+                        true
+                    })
+                    .collect::<BooleanArray>()
+            })
+            .collect()
+    }
+
+    /// The renderings that matched no row.
+    fn into_left(self) -> Vec<String> {
+        self.left
+            .into_iter()
+            .flat_map(|(json, n)| std::iter::repeat_n(json, n))
+            .collect()
+    }
 }
 
 /// The rows of each batch its mask selects (or, `inverted`, leaves out).

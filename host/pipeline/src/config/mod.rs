@@ -184,6 +184,11 @@ pub struct StageConfig {
     /// Input versions per output commit at most.
     #[serde(default = "default_max_versions")]
     pub max_versions_per_commit: i64,
+    /// Input data per output commit at most, in MiB of the input's data
+    /// files (as its log records their sizes); a commit takes at least one
+    /// input version, whatever its size.
+    #[serde(default = "default_max_mib")]
+    pub max_mib_per_commit: u64,
     /// Sandbox limits of the module.
     #[serde(default)]
     pub limits: LimitsConfig,
@@ -246,6 +251,9 @@ fn default_batch_rows() -> usize {
 }
 fn default_max_versions() -> i64 {
     100
+}
+fn default_max_mib() -> u64 {
+    64
 }
 
 impl PipelineConfig {

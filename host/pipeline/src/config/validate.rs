@@ -87,11 +87,13 @@ impl PipelineConfig {
             }
             WriteMode::Upsert { .. } | WriteMode::Dedupe { .. } => {}
         }
-        if s.batch_rows == 0 || s.max_versions_per_commit <= 0 {
-            return Err(self.invalid(
-                field("batch-rows"),
-                "batch-rows and max-versions-per-commit must be positive",
-            ));
+        let sizes = [
+            ("batch-rows", s.batch_rows == 0),
+            ("max-versions-per-commit", s.max_versions_per_commit <= 0),
+            ("max-mib-per-commit", s.max_mib_per_commit == 0),
+        ];
+        if let Some((key, _)) = sizes.into_iter().find(|(_, bad)| *bad) {
+            return Err(self.invalid(field(key), "must be positive"));
         }
         let l = &s.limits;
         if l.memory_mib == 0

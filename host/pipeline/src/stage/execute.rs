@@ -1,16 +1,18 @@
 //! Running a stage's module over a range of changes: the one execution path
 //! of a step, of `ingot reprocess` and of the deploy dry run.
 //!
-//! A call hands the changes to the module in slices of `batch-rows`, on a
-//! blocking thread, holding a permit of the tenant's gate. A range the
+//! A step runs its range chunk by chunk ([`Executor::run`] per chunk). A
+//! call hands a chunk to the module in slices of `batch-rows`, on a
+//! blocking thread, holding a permit of the tenant's gate. A chunk the
 //! module keeps failing on (a trap, a timeout, running out of memory, an
 //! oversized output, or output the table refuses) is retried
-//! `max-attempts` times with backoff, then isolated: the range is cut in
+//! `max-attempts` times with backoff, then isolated: the chunk is cut in
 //! slices and halved down to single rows, and the rows the module fails on
 //! become rejects with the error as their reason, so the stage moves on.
 //! Isolation spends at most [`ISOLATION_FAILURES`] failing calls and
-//! [`ISOLATION_DEADLINES`] call deadlines of time per range; past either,
-//! the rest of the failing rows are rejected untried. A failed
+//! [`ISOLATION_DEADLINES`] call deadlines of time per range, whatever its
+//! number of chunks ([`Isolation`]); past either, the rest of the failing
+//! rows are rejected untried, without retries. A failed
 //! call drops its instance (a trap may have poisoned it); the next call
 //! builds a new one.
 
@@ -42,7 +44,54 @@ pub const ISOLATION_FAILURES: u32 = 32;
 /// Wall time is not deterministic: a redo may isolate a range differently.
 pub const ISOLATION_DEADLINES: u32 = 12;
 
-/// What running the module over a range produced.
+/// What isolation may still spend on one range, shared by its chunks (see
+/// the module docs).
+#[derive(Debug, Clone)]
+pub struct Isolation {
+    failures: u32,
+    time: Duration,
+    /// Set when the range's isolation starts.
+    deadline: Option<std::time::Instant>,
+}
+
+impl Isolation {
+    /// The budget of one range run with `settings`.
+    pub fn new(settings: &ExecuteSettings) -> Self {
+        Isolation {
+            failures: ISOLATION_FAILURES,
+            time: settings.limits.call_timeout * ISOLATION_DEADLINES,
+            deadline: None,
+        }
+    }
+
+    /// Starts the clock of the range's isolation, if not yet started.
+    fn start(&mut self) {
+        self.deadline
+            .get_or_insert_with(|| std::time::Instant::now() + self.time);
+    }
+
+    /// Why isolation starts no more calls, if it does not: the failing-call
+    /// budget or the time of [`ISOLATION_DEADLINES`] deadlines is spent.
+    fn untried(&self) -> Option<String> {
+        if self.failures == 0 {
+            Some(format!(
+                "the module failed {ISOLATION_FAILURES} times isolating this range"
+            ))
+        } else if self
+            .deadline
+            .is_some_and(|deadline| std::time::Instant::now() >= deadline)
+        {
+            Some(format!(
+                "isolating this range took longer than {:?}",
+                self.time
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+/// What running the module over a chunk produced.
 #[derive(Default)]
 pub struct Processed {
     /// The output batches, in input order.
@@ -161,6 +210,11 @@ impl Executor {
         &self.module
     }
 
+    /// How it runs the module.
+    pub fn settings(&self) -> &ExecuteSettings {
+        &self.settings
+    }
+
     /// The configuration its instances are initialised with.
     pub fn init_config(&self) -> &[(String, String)] {
         &self.init_config
@@ -189,8 +243,9 @@ impl Executor {
         Ok(())
     }
 
-    /// Runs the module over `changes` at `processing_time`, with retries and
-    /// isolation (see the module docs); `check` vets each call's output.
+    /// Runs the module over a chunk of `changes` at `processing_time`, with
+    /// retries and isolation within the range's budget `isolation` (see the
+    /// module docs); `check` vets each call's output.
     ///
     /// # Errors
     /// Only errors that are not the module's (internal ones); the module's
@@ -200,6 +255,7 @@ impl Executor {
         changes: Vec<RecordBatch>,
         processing_time: i64,
         check: &mut (dyn OutputCheck + Send),
+        isolation: &mut Isolation,
     ) -> Result<Processed> {
         let changes = Arc::new(changes);
         let mut attempt = 0;
@@ -217,7 +273,7 @@ impl Executor {
                     });
                 }
                 Err(e) if e.class() != ErrorClass::User => return Err(e),
-                Err(e) if attempt < self.settings.max_attempts => {
+                Err(e) if attempt < self.settings.max_attempts && isolation.untried().is_none() => {
                     let backoff = Duration::from_millis(200 << attempt.min(6));
                     tracing::warn!(
                         module = %short_digest(self.module.digest()), attempt, error = %e, ?backoff,
@@ -232,33 +288,33 @@ impl Executor {
             module = %short_digest(self.module.digest()), attempts = attempt, error = %last,
             "batch failed every attempt; isolating the rows the module fails on"
         );
-        self.isolate(&changes, processing_time, last, check).await
+        self.isolate(&changes, processing_time, last, check, isolation)
+            .await
     }
 
-    /// Cuts the range into slices and halves the failing ones down to
+    /// Cuts the chunk into slices and halves the failing ones down to
     /// single rows; rows the module fails on alone are rejected with the
-    /// error, and so is every failing slice once [`ISOLATION_FAILURES`]
-    /// failing calls are spent, and every slice not yet tried once
-    /// [`ISOLATION_DEADLINES`] call deadlines of time are.
+    /// error, and so is every failing slice once the range's
+    /// [`ISOLATION_FAILURES`] failing calls are spent, and every slice not
+    /// yet tried once its [`ISOLATION_DEADLINES`] call deadlines of time are.
     async fn isolate(
         &mut self,
         changes: &[RecordBatch],
         processing_time: i64,
         mut last: Error,
         check: &mut (dyn OutputCheck + Send),
+        isolation: &mut Isolation,
     ) -> Result<Processed> {
         let mut work: VecDeque<RecordBatch> = changes
             .iter()
             .flat_map(|b| slices(b, self.settings.batch_rows))
             .collect();
-        let mut budget = ISOLATION_FAILURES;
-        let time = self.settings.limits.call_timeout * ISOLATION_DEADLINES;
-        let deadline = std::time::Instant::now() + time;
+        isolation.start();
         let mut done = Processed::default();
         let mut succeeded = false;
         while let Some(slice) = work.pop_front() {
             let rows = slice.num_rows();
-            if let Some(why) = untried(budget, deadline, time) {
+            if let Some(why) = isolation.untried() {
                 let reason = format!("not tried: {why}; last error: {last}");
                 reject_all(&mut done.rejects, &slice, &reason);
                 continue;
@@ -274,8 +330,8 @@ impl Executor {
                 }
                 Err(e) if e.class() != ErrorClass::User => return Err(e),
                 Err(e) => {
-                    budget -= 1;
-                    if rows <= 1 || budget == 0 {
+                    isolation.failures -= 1;
+                    if rows <= 1 || isolation.failures == 0 {
                         let reason = if rows <= 1 {
                             format!("the module fails on this row: {e}")
                         } else {
@@ -342,20 +398,6 @@ impl Executor {
         self.instance = Some(instance);
         check.check(&outputs)?;
         Ok((outputs, rejects))
-    }
-}
-
-/// Why isolation starts no more calls, if it does not: the failing-call
-/// budget or the time of [`ISOLATION_DEADLINES`] deadlines is spent.
-fn untried(budget: u32, deadline: std::time::Instant, time: Duration) -> Option<String> {
-    if budget == 0 {
-        Some(format!(
-            "the module failed {ISOLATION_FAILURES} times isolating this range"
-        ))
-    } else if std::time::Instant::now() >= deadline {
-        Some(format!("isolating this range took longer than {time:?}"))
-    } else {
-        None
     }
 }
 

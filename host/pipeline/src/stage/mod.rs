@@ -6,8 +6,9 @@
 //!    steps ([`crate::swap`]);
 //! 2. read the progress and choose the range ([`progress`]: the whole
 //!    exactly-once protocol, its txn ids and crash points);
-//! 3. read the input's Change Data Feed over the range and run the module
-//!    over it, with retries and poison-row isolation ([`execute`]);
+//! 3. cut the range to the stage's input budget, stream the input's Change
+//!    Data Feed over it in chunks ([`input`]) and run the module over each,
+//!    with retries and poison-row isolation ([`execute`]);
 //! 4. commit the rejects, tombstones and output ([`sink`]): where a stage
 //!    commits.
 //!
@@ -16,6 +17,7 @@
 //! *failing*, with the last error ([`StageRunner::failure`]).
 
 pub mod execute;
+pub mod input;
 pub mod progress;
 mod redo;
 mod reprocess;
@@ -33,13 +35,14 @@ use crate::{
     Error, ProgressError, Result,
     config::{PipelineConfig, StageConfig},
     deployments::Registry,
-    quarantine,
+    quarantine::{Reject, RowSet},
     swap::ModuleWatch,
 };
-use execute::{ExecuteSettings, Executor, Processed};
+use execute::{ExecuteSettings, Executor, Isolation};
+use input::{Changes, InputBudget};
 use progress::{NothingToCommit, Observed, Produced, Progress, Range};
 use redo::FirstAttempt;
-use sink::Sinks;
+use sink::{Outputs, Sinks};
 
 pub use execute::ISOLATION_FAILURES;
 pub use reprocess::Reprocessed;
@@ -78,6 +81,7 @@ pub struct StageRunner {
     input_uri: String,
     input: Option<Table>,
     progress: Progress,
+    budget: InputBudget,
     executor: Executor,
     sinks: Sinks,
     watch: ModuleWatch,
@@ -151,6 +155,7 @@ impl StageRunner {
                 input_uri.clone(),
                 stage.max_versions_per_commit,
             ),
+            budget: InputBudget::new(stage.max_mib_per_commit << 20),
             sinks: Sinks::new(
                 layout.table_uri(&stage.name),
                 layout.quarantine_uri(&stage.name),
@@ -243,15 +248,18 @@ impl StageRunner {
             .input
             .as_ref()
             .expect("invariant: opened by next_range");
-        let (range, changes) = read_range(input, &self.id, range, observed).await?;
-        let rows_in = changes.iter().map(RecordBatch::num_rows).sum();
+        let range = self.budget.fit(input, range).await?;
+        let batch_rows = self.executor.settings().batch_rows;
+        let (range, changes) =
+            input::open_range(input, &self.id, range, observed, batch_rows).await?;
         let txn = self.progress.txn().to_owned();
-        let (processed, digest, attempt) = self.execute(range, changes, &txn, false).await?;
-        let Processed {
+        let (ran, digest, attempt) = self.execute(range, changes, &txn, false).await?;
+        let Ran {
             outputs,
             rejects,
             failure,
-        } = processed;
+            rows_in,
+        } = ran;
         if let Some(e) = &failure {
             tracing::error!(
                 module = %short_digest(&digest), from = range.from, to = range.to,
@@ -294,10 +302,10 @@ impl StageRunner {
         })
     }
 
-    /// Runs the module over `changes`: a first attempt with the current
-    /// module at the range's processing time; a pinned redo as its first
-    /// attempt ran ([`redo`]). Returns what it produced, the digest of the
-    /// module that ran and how it ran.
+    /// Runs the module over `changes`, chunk by chunk: a first attempt with
+    /// the current module at the range's processing time; a pinned redo as
+    /// its first attempt ran ([`redo`]). Returns what it produced, the
+    /// digest of the module that ran and how it ran.
     ///
     /// `txn` is the progress txn of the protocol (the stage's or
     /// reprocess's); the processing time of a first attempt is the commit
@@ -306,10 +314,10 @@ impl StageRunner {
     async fn execute(
         &mut self,
         range: Range,
-        changes: Vec<RecordBatch>,
+        mut changes: Changes,
         txn: &str,
         reprocessing: bool,
-    ) -> Result<(Processed, String, Attempt)> {
+    ) -> Result<(Ran, String, Attempt)> {
         let first = match (range.pinned, self.sinks.quarantine()) {
             (true, Some(q)) => redo::first_attempt(q, txn, range).await?,
             _ => FirstAttempt::default(),
@@ -324,29 +332,30 @@ impl StageRunner {
             (None, Some(table)) => processing_time(table, range.to).await?,
             (None, None) => now_micros(),
         };
-        let changes = if first.quarantined.is_empty() {
-            changes
-        } else {
-            let (left, removed) = quarantine::without_rows(changes, first.quarantined.clone())?;
+        let mut pinned = self.pinned_executor(range, &first)?;
+        let mut quarantined = RowSet::new(first.quarantined);
+        let executor = pinned.as_mut().unwrap_or(&mut self.executor);
+        let mut run = RangeRun {
+            executor,
+            sinks: &self.sinks,
+            processing_time,
+            quarantined: &mut quarantined,
+        };
+        let (ran, skipped) = run.run(&mut changes).await?;
+        if skipped > 0 {
             tracing::info!(
                 from = range.from,
                 to = range.to,
-                already_quarantined = removed,
-                "redoing a range whose first attempt committed its rejects"
+                already_quarantined = skipped,
+                "redid a range whose first attempt committed its rejects"
             );
-            left
-        };
-        let mut pinned = self.pinned_executor(range, &first)?;
-        let executor = pinned.as_mut().unwrap_or(&mut self.executor);
-        let processed = executor
-            .run(changes, processing_time, &mut self.sinks.output_check())
-            .await?;
+        }
         let attempt = Attempt {
-            config_digest: config_digest(executor.init_config()),
+            config_digest: config_digest(run.executor.init_config()),
             processing_time,
-            config: Some(executor.init_config().to_vec()),
+            config: Some(run.executor.init_config().to_vec()),
         };
-        Ok((processed, executor.module().digest().to_owned(), attempt))
+        Ok((ran, run.executor.module().digest().to_owned(), attempt))
     }
 
     /// The executor a pinned redo runs when its first attempt ran another
@@ -450,46 +459,6 @@ impl StageRunner {
     }
 }
 
-/// The input's changes over `range`, once it is known the input's log
-/// still holds them; a stage without progress whose input's log no
-/// longer starts at version 0 takes the input's current snapshot as
-/// inserts instead (and the range becomes `0..=` its version).
-async fn read_range(
-    input: &Table,
-    stage: &StageId,
-    range: Range,
-    observed: Observed,
-) -> Result<(Range, Vec<RecordBatch>)> {
-    let oldest = input.oldest_commit().await?;
-    if range.from >= oldest {
-        return Ok((range, read_changes(input, range).await?));
-    }
-    let fresh = observed.processed().is_none();
-    if fresh && (!range.pinned || range.to == input.version()) {
-        let snapshot = Range {
-            to: input.version(),
-            ..range
-        };
-        tracing::warn!(
-            input = %input.uri(), oldest, version = snapshot.to,
-            "the input's log no longer starts at version 0: deriving the stage from its snapshot"
-        );
-        let mut changes = input.snapshot_as_changes().await?;
-        if changes.is_empty() {
-            changes.push(RecordBatch::new_empty(input.change_schema()));
-        }
-        return Ok((snapshot, changes));
-    }
-    Err(ProgressError::HistoryGone {
-        stage: stage.to_string(),
-        table: input.uri().to_owned(),
-        from: range.from,
-        to: range.to,
-        oldest,
-    }
-    .into())
-}
-
 /// The processing time the module gets for a range ending at input version
 /// `to`: that version's commit timestamp, so every attempt of the range sees
 /// the same value (the clock only when the log records none).
@@ -507,13 +476,59 @@ fn config_digest(config: &[(String, String)]) -> String {
     crate::deployments::digest_of(&json)
 }
 
-/// The input's changes over `range`: at least one batch, a zero-row one of
-/// the input's CDF schema when the range holds no changes, so the module
-/// still reports its output schema.
-async fn read_changes(input: &Table, range: Range) -> Result<Vec<RecordBatch>> {
-    let changes = input.changes(range.from, range.to).await?;
-    if changes.is_empty() {
-        return Ok(vec![RecordBatch::new_empty(input.change_schema())]);
+/// What a step's run over its range produced.
+struct Ran {
+    /// The output, gathered chunk by chunk.
+    outputs: Outputs,
+    /// Rows the module rejected, and rows it failed on.
+    rejects: Vec<Reject>,
+    /// The last error, when no call succeeded.
+    failure: Option<Error>,
+    /// Input change rows read.
+    rows_in: usize,
+}
+
+/// One range run through a module, chunk by chunk, with one isolation
+/// budget and one output check for the whole range.
+struct RangeRun<'a> {
+    executor: &'a mut Executor,
+    sinks: &'a Sinks,
+    processing_time: i64,
+    /// The input rows a first attempt quarantined: left out of the redo.
+    quarantined: &'a mut RowSet,
+}
+
+impl RangeRun<'_> {
+    /// Runs every chunk of `changes`; returns what they produced and how
+    /// many input rows were left out as already quarantined.
+    async fn run(&mut self, changes: &mut Changes) -> Result<(Ran, usize)> {
+        let mut ran = Ran {
+            outputs: self.sinks.outputs()?,
+            rejects: Vec::new(),
+            failure: None,
+            rows_in: 0,
+        };
+        let mut check = self.sinks.output_check();
+        let mut isolation = Isolation::new(self.executor.settings());
+        let (mut skipped, mut succeeded) = (0, false);
+        while let Some(chunk) = changes.next_chunk().await? {
+            ran.rows_in += chunk.iter().map(RecordBatch::num_rows).sum::<usize>();
+            let (chunk, removed) = self.quarantined.remove_from(&chunk)?;
+            skipped += removed;
+            let processed = self
+                .executor
+                .run(chunk, self.processing_time, &mut check, &mut isolation)
+                .await?;
+            ran.outputs.push(processed.outputs).await?;
+            ran.rejects.extend(processed.rejects);
+            match processed.failure {
+                None => succeeded = true,
+                Some(e) => ran.failure = Some(e),
+            }
+        }
+        if succeeded {
+            ran.failure = None;
+        }
+        Ok((ran, skipped))
     }
-    Ok(changes)
 }

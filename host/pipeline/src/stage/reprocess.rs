@@ -24,6 +24,7 @@ use tracing::Instrument as _;
 
 use super::{
     StageRunner,
+    input::Changes,
     progress::{Produced, Progress},
     sink,
 };
@@ -102,22 +103,23 @@ impl StageRunner {
         };
         // A pinned range reproduces its first attempt, as a step's redo
         // does; the processing time is the quarantine's last version's time.
-        let (processed, digest, attempt) = self
-            .execute(range, vec![replay], progress.txn(), true)
-            .await?;
-        report.still_quarantined = processed.rejects.len();
-        report.rows_out = processed.outputs.iter().map(RecordBatch::num_rows).sum();
+        let changes = Changes::from_batches(
+            replay.schema(),
+            vec![replay],
+            self.executor.settings().batch_rows,
+        );
+        let (ran, digest, attempt) = self.execute(range, changes, progress.txn(), true).await?;
+        report.still_quarantined = ran.rejects.len();
+        report.rows_out = ran.outputs.rows();
         let produced = Produced {
-            has_output: !processed.outputs.is_empty(),
-            has_rejects: !processed.rejects.is_empty(),
+            has_output: !ran.outputs.is_empty(),
+            has_rejects: !ran.rejects.is_empty(),
             output_exists: true,
         };
         let plan = progress
             .plan(range, observed, produced, &digest, &attempt)
             .map_err(|_| Error::Internal("a reprocess with an output table has a commit".into()))?;
-        self.sinks
-            .commit(plan, processed.outputs, &processed.rejects)
-            .await?;
+        self.sinks.commit(plan, ran.outputs, &ran.rejects).await?;
         tracing::info!(
             module = %short_digest(&digest), from = range.from, to = range.to, ?report,
             "quarantine reprocessed"

@@ -8,7 +8,7 @@
 //! that snapshot).
 
 use ingot_core::arrow::{array::RecordBatch, datatypes::SchemaRef};
-use ingot_delta::{Table, TableError, Tombstones, WriteMode};
+use ingot_delta::{Appender, Table, TableError, Tombstones, WriteMode};
 
 use super::execute::OutputCheck;
 use super::progress::{Expect, Observed, Plan, Progress};
@@ -22,6 +22,59 @@ pub struct Sinks {
     tombstones: Option<Tombstones>,
     output: Option<Table>,
     quarantine: Option<Table>,
+}
+
+/// The output of a step, gathered chunk by chunk: an append to an existing
+/// output table streams the rows to its files as they come (the step holds
+/// only the files' `add` actions until the commit); the other write modes,
+/// and the step that creates the table, hold the batches (a MERGE needs
+/// them all, reduced per key).
+#[derive(Debug)]
+pub enum Outputs {
+    /// The batches, in input order.
+    Held(Vec<RecordBatch>),
+    /// Rows written to the output's files, not committed yet.
+    Appending {
+        /// The files written (boxed: a writer is large beside a Vec).
+        appender: Box<Appender>,
+        /// Output batches pushed (empty ones included).
+        batches: usize,
+    },
+}
+
+impl Outputs {
+    /// Adds a chunk's output batches.
+    ///
+    /// # Errors
+    /// A batch the table refuses, or a store failure writing it.
+    pub async fn push(&mut self, outputs: Vec<RecordBatch>) -> Result<()> {
+        match self {
+            Outputs::Held(held) => held.extend(outputs),
+            Outputs::Appending { appender, batches } => {
+                for batch in &outputs {
+                    appender.write(batch).await?;
+                }
+                *batches += outputs.len();
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether any output batch was produced (even an empty one).
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Outputs::Held(held) => held.is_empty(),
+            Outputs::Appending { batches, .. } => *batches == 0,
+        }
+    }
+
+    /// The output rows.
+    pub fn rows(&self) -> usize {
+        match self {
+            Outputs::Held(held) => held.iter().map(RecordBatch::num_rows).sum(),
+            Outputs::Appending { appender, .. } => appender.rows(),
+        }
+    }
 }
 
 /// What the commits of a step wrote.
@@ -103,6 +156,20 @@ impl Sinks {
         }
     }
 
+    /// Where a step gathers its output ([`Outputs`]).
+    ///
+    /// # Errors
+    /// A writer of the output table cannot be set up.
+    pub fn outputs(&self) -> Result<Outputs> {
+        match (&self.mode, &self.output) {
+            (WriteMode::Append, Some(table)) => Ok(Outputs::Appending {
+                appender: Box::new(table.appender()?),
+                batches: 0,
+            }),
+            _ => Ok(Outputs::Held(Vec::new())),
+        }
+    }
+
     /// A check of a step's outputs against the output table (or, before it
     /// exists, against the write mode's columns and the step's first output).
     pub fn output_check(&self) -> TableCheck<'_> {
@@ -124,7 +191,7 @@ impl Sinks {
     pub async fn commit(
         &mut self,
         plan: Plan,
-        outputs: Vec<RecordBatch>,
+        outputs: Outputs,
         rejects: &[quarantine::Reject],
     ) -> Result<Written> {
         if let Some(q) = &plan.quarantine {
@@ -154,30 +221,53 @@ impl Sinks {
                 "a plan without an output commit did not settle its range".into(),
             ));
         };
-        let schema = self.output_schema(&outputs)?;
-        let outputs = match (&mut self.tombstones, &self.mode) {
-            (
-                Some(tombstones),
-                WriteMode::Upsert {
-                    keys,
-                    sequence: Some(sequence),
-                    delete_column: Some(delete),
-                },
-            ) => {
-                let kept = tombstones
-                    .apply(outputs, keys, sequence, delete, &out.commit)
-                    .await?;
-                ingot_core::fault::point("tombstones-commit");
-                kept
+        let outputs = match outputs {
+            Outputs::Held(batches) => batches,
+            Outputs::Appending { appender, .. } => {
+                let rows_out = appender.rows();
+                let table = self.output.as_mut().ok_or_else(|| {
+                    Error::Internal("an appending step's output table is not open".into())
+                })?;
+                expect(table, &out.expect)?;
+                let version = table.commit_append(*appender, &out.commit).await?;
+                ingot_core::fault::point("output-commit");
+                return Ok(Written { rows_out, version });
             }
-            _ => outputs,
         };
+        let schema = self.output_schema(&outputs)?;
+        let outputs = self.apply_tombstones(outputs, &out.commit).await?;
         let rows_out = outputs.iter().map(RecordBatch::num_rows).sum();
         let table = open_or_create(&mut self.output, &self.output_uri, schema).await?;
         expect(table, &out.expect)?;
         let version = table.write(outputs, &self.mode, &out.commit).await?;
         ingot_core::fault::point("output-commit");
         Ok(Written { rows_out, version })
+    }
+
+    /// `outputs` without the rows older than their key's tombstone, after
+    /// the range's deletes are committed to the tombstones (upsert stages
+    /// with a sequence and a delete column; other stages keep them all).
+    async fn apply_tombstones(
+        &mut self,
+        outputs: Vec<RecordBatch>,
+        commit: &ingot_delta::Commit,
+    ) -> Result<Vec<RecordBatch>> {
+        let (
+            Some(tombstones),
+            WriteMode::Upsert {
+                keys,
+                sequence: Some(sequence),
+                delete_column: Some(delete),
+            },
+        ) = (&mut self.tombstones, &self.mode)
+        else {
+            return Ok(outputs);
+        };
+        let kept = tombstones
+            .apply(outputs, keys, sequence, delete, commit)
+            .await?;
+        ingot_core::fault::point("tombstones-commit");
+        Ok(kept)
     }
 
     /// The schema the output table is created with, or has.

@@ -336,7 +336,7 @@ async fn tenant0_seconds(tenant0: &Path, records: usize) -> Result<f64> {
         .context("a BIGINT")?
         .value(0);
     ensure!(n as usize == records, "tenant 0's gold counts {n} records");
-    let status = status::read(config)?;
+    let status = status::read(config).await?;
     let s = status.first().context("tenant 0 saved its status")?;
     Ok((s.updated_at - s.started_at) as f64 / 1e6)
 }

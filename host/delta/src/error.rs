@@ -13,7 +13,7 @@ use ingot_core::ErrorClass;
 pub enum TableError {
     /// The URI names a storage scheme this build has no object store for.
     #[error(
-        "table {table}: scheme {scheme}:// is not supported by this build (use a local path or a file:// url)"
+        "table {table}: scheme {scheme}:// is not supported by this build (use a local path, a file:// url, or s3://, gs://, abfss://, az://)"
     )]
     UnsupportedScheme {
         /// The URI as given.
@@ -28,6 +28,24 @@ pub enum TableError {
         table: String,
         /// What is wrong with it.
         reason: String,
+    },
+    /// Reading, writing or listing a plain object of the lake failed.
+    #[error("lake object {uri}: {source}")]
+    Object {
+        /// The object's (or folder's) location.
+        uri: String,
+        /// The store's error.
+        #[source]
+        source: Box<deltalake::ObjectStoreError>,
+    },
+    /// The lake's object store accepted a second create-only put of one key:
+    /// concurrent commits to one table would both succeed.
+    #[error(
+        "lake {root}: the object store ignores If-None-Match (a second create-only put of one key succeeded), so two writers could both commit one table version; use a store that honours conditional writes (AWS S3, MinIO, R2, Ceph), or, with a single writer per table only, set aws_s3_allow_unsafe_rename = \"true\" in [lake.options]"
+    )]
+    UnsafeStore {
+        /// The lake root.
+        root: String,
     },
     /// Loading an existing table failed.
     #[error("cannot open table {table}: {source}")]
@@ -146,8 +164,9 @@ impl TableError {
     /// [`ErrorClass::Internal`].
     pub fn class(&self) -> ErrorClass {
         match self {
-            TableError::Conflict { .. } => ErrorClass::External,
+            TableError::Conflict { .. } | TableError::Object { .. } => ErrorClass::External,
             TableError::UnsupportedScheme { .. }
+            | TableError::UnsafeStore { .. }
             | TableError::InvalidLocation { .. }
             | TableError::SchemaMismatch { .. }
             | TableError::MissingColumn { .. }

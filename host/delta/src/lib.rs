@@ -1,7 +1,9 @@
 //! Delta tables: the only crate of ingot that names deltalake types.
 //!
-//! A [`Table`] is one Delta table on the local file system (a path, relative
-//! or absolute, or a `file://` URL) held at a loaded snapshot. It
+//! A [`Table`] is one Delta table in a local folder (a path, relative or
+//! absolute, or a `file://` URL) or on an object store (`s3://`, `gs://`,
+//! `abfss://`, ... with the options of its lake, [`register_lake`]), held at
+//! a loaded snapshot. It
 //! - creates tables with the Change Data Feed on (`delta.enableChangeDataFeed
 //!   = true`), so every stage can read the previous table incrementally;
 //! - writes rows in one of four [`WriteMode`]s — append, upsert (latest row
@@ -38,8 +40,8 @@
 //!   the later row (later commit, later row of a commit), alike within a
 //!   batch, in the MERGE and in the tombstone screen.
 //! - Accumulate keeps rows whose measures sum to zero.
-//! - Only local storage: other URL schemes fail with
-//!   [`TableError::UnsupportedScheme`].
+//! - Other URL schemes than local paths, `file://` and
+//!   [`OBJECT_STORE_SCHEMES`] fail with [`TableError::UnsupportedScheme`].
 //! - Change Data Feed columns: `_change_type` (Utf8: `insert`, `delete`,
 //!   `update_preimage`, `update_postimage`), `_commit_version` (Int64) and
 //!   `_commit_timestamp` (Timestamp(µs, UTC)).
@@ -49,6 +51,7 @@ mod cdf;
 mod error;
 mod history;
 mod location;
+pub mod objects;
 mod reduce;
 mod schema;
 mod tombstones;
@@ -82,6 +85,7 @@ pub use cdf::{
     CHANGE_TYPE_COLUMN, COMMIT_TIMESTAMP_COLUMN, COMMIT_VERSION_COLUMN, ChangeStream, change_schema,
 };
 pub use error::TableError;
+pub use location::{OBJECT_STORE_SCHEMES, register_lake};
 pub use history::CommitRecord;
 pub use tombstones::Tombstones;
 
@@ -324,11 +328,11 @@ impl Table {
     /// An unsupported scheme or invalid location, or a table that exists but
     /// cannot be loaded.
     pub async fn open(uri: &str) -> Result<Option<Table>, TableError> {
-        let dir = location::local_dir(uri)?;
-        if !location::has_delta_log(&dir) {
+        let location = location::locate(uri)?;
+        if !location.may_hold_table() {
             return Ok(None);
         }
-        match location::builder(&dir, uri)?.load().await {
+        match location.builder(uri)?.load().await {
             Ok(inner) => Table::from_loaded(inner).await.map(Some),
             Err(DeltaTableError::NotATable(_)) => Ok(None),
             Err(source) => Err(TableError::Open {
@@ -350,8 +354,8 @@ impl Table {
         if let Some(table) = Table::open(uri).await? {
             return table.ensure_fits(&wanted);
         }
-        let dir = location::local_dir(uri)?;
-        let created = location::builder(&dir, uri)?
+        let created = location::locate(uri)?
+            .builder(uri)?
             .build()
             .map_err(|source| TableError::Create {
                 table: uri.to_string(),

@@ -130,14 +130,17 @@ impl Pipeline {
         mode: RunMode,
         stop: Arc<AtomicBool>,
     ) -> Result<RunReport> {
-        self.status.start();
+        // Before the first commit: a store that ignores If-None-Match would
+        // let two writers of one table both win.
+        ingot_delta::objects::check_conditional_put(self.config.layout().root()).await?;
+        self.status.start().await;
         let relay = tokio::spawn(relay_stop(Arc::clone(&stop), Arc::clone(&self.interrupt)));
         let result = self.run_mode(brokers, mode, stop).await;
         relay.abort();
         if let Err(e) = &result {
             self.status.stopped_by(e);
         }
-        self.status.save(true, true);
+        self.status.save(true, true).await;
         result
     }
 
@@ -196,7 +199,7 @@ impl Pipeline {
                     break;
                 }
                 status.record(i, stage, &outcome);
-                status.save(false, false);
+                status.save(false, false).await;
                 match outcome {
                     Ok(StepOutcome::Idle) => break,
                     Ok(step) => {
@@ -255,7 +258,7 @@ impl Pipeline {
                     }
                 }
             }
-            self.status.save(false, false);
+            self.status.save(false, false).await;
             if !progressed {
                 tokio::time::sleep(IDLE_WAIT).await;
             }

@@ -3,18 +3,16 @@
 //!
 //! Each host writes one JSON document per pipeline it runs, at
 //! `<lake>/<tenant>/_registry/status/<pipeline>/<host>.json`: rewritten
-//! (atomically, by a rename) at most every [`SAVE_INTERVAL`] while the
+//! (atomically: a rename, or one PUT on an object store) at most every [`SAVE_INTERVAL`] while the
 //! pipeline runs, and when its run ends. A reader sees every host's view
 //! and how old each is.
 
-use std::{
-    path::{Path, PathBuf},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use ingot_core::clock::now_micros;
+use ingot_delta::objects;
 
 use crate::{
     Error, Result,
@@ -104,20 +102,17 @@ pub struct StageStatus {
 /// The status a pipeline run keeps and saves.
 #[derive(Debug)]
 pub struct StatusBoard {
-    path: Option<PathBuf>,
+    /// Where the document is saved.
+    uri: String,
     status: PipelineStatus,
     saved: Option<Instant>,
 }
 
 impl StatusBoard {
-    /// A board for `config`'s stages; `path` None (a lake that is not
-    /// local) keeps it in memory only.
+    /// A board for `config`'s stages.
     pub fn new(config: &PipelineConfig, stages: &[StageRunner]) -> Self {
-        let path = status_file(config, &host_name())
-            .map_err(|e| tracing::warn!(pipeline = %config.name, error = %e, "stage status is not saved"))
-            .ok();
         Self {
-            path,
+            uri: status_uri(config, &host_name()),
             status: PipelineStatus {
                 tenant: config.tenant.clone(),
                 pipeline: config.name.clone(),
@@ -161,9 +156,9 @@ impl StatusBoard {
     }
 
     /// Marks the start of a run.
-    pub fn start(&mut self) {
+    pub async fn start(&mut self) {
         self.status.started_at = now_micros();
-        self.save(true, false);
+        self.save(true, false).await;
     }
 
     /// Records the outcome of stage `i`'s step.
@@ -216,16 +211,17 @@ impl StatusBoard {
     /// Writes the status if [`SAVE_INTERVAL`] has passed since the last
     /// write, or at once with `now`. A failed write is logged: status is
     /// for people, and must never stop the data.
-    pub fn save(&mut self, now: bool, stopped: bool) {
+    pub async fn save(&mut self, now: bool, stopped: bool) {
         if !now && self.saved.is_some_and(|t| t.elapsed() < SAVE_INTERVAL) {
             return;
         }
         self.saved = Some(Instant::now());
         self.status.updated_at = now_micros();
         self.status.stopped = stopped;
-        let Some(path) = &self.path else { return };
-        if let Err(e) = write_atomically(path, &self.status) {
-            tracing::warn!(pipeline = %self.status.pipeline, file = %path.display(), error = %e, "cannot save stage status");
+        let text = serde_json::to_vec_pretty(&self.status)
+            .expect("invariant: the status is plain data and serializes to json");
+        if let Err(e) = objects::write(&self.uri, text).await {
+            tracing::warn!(pipeline = %self.status.pipeline, file = %self.uri, error = %e, "cannot save stage status");
         }
         ingot_core::fault::point("status-save");
     }
@@ -235,32 +231,20 @@ impl StatusBoard {
 ///
 /// # Errors
 ///
-/// [`DeploymentsError`] for a lake that is not local or a file that cannot be
-/// read or decoded.
-pub fn read(config: &PipelineConfig) -> Result<Vec<PipelineStatus>, DeploymentsError> {
-    let dir = status_dir(config)?;
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(DeploymentsError::Io { path: dir, source }),
-    };
+/// [`DeploymentsError`] for a document that cannot be read or decoded.
+pub async fn read(config: &PipelineConfig) -> Result<Vec<PipelineStatus>, DeploymentsError> {
+    let dir = config.layout().status_dir();
     let mut out = Vec::new();
-    for entry in entries {
-        let path = entry
-            .map_err(|source| DeploymentsError::Io {
-                path: dir.clone(),
-                source,
-            })?
-            .path();
-        if path.extension().is_none_or(|e| e != "json") {
+    for name in objects::list(&dir).await? {
+        if !name.ends_with(".json") {
             continue;
         }
-        let text = std::fs::read_to_string(&path).map_err(|source| DeploymentsError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let status = serde_json::from_str(&text).map_err(|e| DeploymentsError::Corrupt {
-            table: path.display().to_string(),
+        let uri = format!("{dir}/{name}");
+        let Some(bytes) = objects::read(&uri).await? else {
+            continue;
+        };
+        let status = serde_json::from_slice(&bytes).map_err(|e| DeploymentsError::Corrupt {
+            table: uri.clone(),
             reason: e.to_string(),
         })?;
         out.push(status);
@@ -269,22 +253,9 @@ pub fn read(config: &PipelineConfig) -> Result<Vec<PipelineStatus>, DeploymentsE
     Ok(out)
 }
 
-fn status_dir(config: &PipelineConfig) -> Result<PathBuf, DeploymentsError> {
-    let layout = config.layout();
-    deployments::local_dir(&layout, &layout.status_dir())
-}
-
-fn status_file(config: &PipelineConfig, host: &str) -> Result<PathBuf, DeploymentsError> {
-    Ok(status_dir(config)?.join(format!("{host}.json")))
-}
-
-fn write_atomically(path: &Path, status: &PipelineStatus) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let text = serde_json::to_vec_pretty(status).map_err(std::io::Error::other)?;
-    let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
+/// Where the status document of `config`'s pipeline on `host` lives.
+fn status_uri(config: &PipelineConfig, host: &str) -> String {
+    format!("{}/{host}.json", config.layout().status_dir())
 }
 
 /// This machine's hostname (`INGOT_HOST_ID` overrides it, for several
@@ -301,15 +272,15 @@ fn host_name() -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_saved_status_is_read_back_and_says_when_the_run_stopped() {
+    #[tokio::test]
+    async fn a_saved_status_is_read_back_and_says_when_the_run_stopped() {
         let dir = tempfile::tempdir().expect("tempdir");
         let text = "name = \"logs\"\ntenant = \"acme\"\n[kafka]\nbrokers = \"embedded\"\ntopics = [\"logs\"]\n[lake]\nroot = \"lake\"\n";
         let config = PipelineConfig::parse(text, &dir.path().join("p.toml")).expect("valid");
-        assert!(read(&config).expect("no status yet").is_empty());
+        assert!(read(&config).await.expect("no status yet").is_empty());
         let mut board = StatusBoard::new(&config, &[]);
-        board.start();
-        let running = read(&config).expect("read");
+        board.start().await;
+        let running = read(&config).await.expect("read");
         assert_eq!(running.len(), 1);
         assert_eq!(
             (running[0].tenant.as_str(), running[0].pipeline.as_str()),
@@ -321,8 +292,8 @@ mod tests {
             "kept with the tenant's registry"
         );
         board.stopped_by(&Error::Internal("the broker went away".into()));
-        board.save(true, true);
-        let stopped = &read(&config).expect("read")[0];
+        board.save(true, true).await;
+        let stopped = &read(&config).await.expect("read")[0];
         assert!(stopped.stopped && stopped.updated_at >= stopped.started_at);
         assert_eq!(
             stopped.error.as_deref(),

@@ -82,14 +82,13 @@ impl ModuleWatch {
         }))
     }
 
-    /// Where the registry keeps the module of `deployment`.
-    pub fn module_path(&self, deployment: &Deployment) -> std::path::PathBuf {
-        self.registry.module_path(&deployment.digest)
-    }
-
-    /// Where the registry keeps the module of sha256 `digest`.
-    pub fn module_file(&self, digest: &str) -> std::path::PathBuf {
-        self.registry.module_path(digest)
+    /// The local file of the registry's module of sha256 `digest`
+    /// (fetched from a lake on an object store first).
+    ///
+    /// # Errors
+    /// The lake does not hold it, or it cannot be copied locally.
+    pub async fn fetch(&self, digest: &str) -> Result<std::path::PathBuf> {
+        Ok(self.registry.fetch(digest).await?)
     }
 
     /// Remembers that `deployment` could not be switched to.

@@ -56,7 +56,7 @@ pub async fn deploy(
         path: module.to_owned(),
         source,
     })?;
-    let (digest, _) = registry.store(&bytes)?;
+    let digest = registry.store(&bytes).await?;
     if digest != validated.module.digest() {
         return Err(RegistryError::Changed {
             path: module.to_owned(),
@@ -123,6 +123,14 @@ pub async fn rollback(
             .ok_or_else(|| no_rollback("it never ran another module".into()))?,
     };
     let (digest, path, overrides) = chosen;
+    // The pipeline file's module is stored like a deploy's; an earlier
+    // deployment's is in the registry already (fetched, on an object store).
+    let from_file = path == config.stages[index].module;
+    let path = if from_file {
+        path
+    } else {
+        registry.fetch(&digest).await?
+    };
     let validated = validate(
         &Target {
             config,
@@ -133,12 +141,12 @@ pub async fn rollback(
         runtime,
     )
     .await?;
-    if !path.starts_with(registry.modules_dir()) {
+    if from_file {
         let bytes = std::fs::read(&path).map_err(|source| RegistryError::Io {
             path: path.clone(),
             source,
         })?;
-        registry.store(&bytes)?;
+        registry.store(&bytes).await?;
     }
     let mut deployment = Deployment {
         pipeline: config.name.clone(),

@@ -17,7 +17,7 @@ use crate::{Error, Result, tenancy::Action};
 
 /// `ingot status`: the status documents of one pipeline, or of every
 /// pipeline of a tenant, as a table or as JSON.
-pub(super) fn status(args: &StatusArgs) -> Result<i32> {
+pub(super) async fn status(args: &StatusArgs) -> Result<i32> {
     let admin = &args.admin;
     let pipelines = match (&args.pipeline, &args.tenant) {
         (_, Some(tenant)) => admin.tenant_pipelines(tenant, Action::Status)?,
@@ -26,7 +26,7 @@ pub(super) fn status(args: &StatusArgs) -> Result<i32> {
     };
     let mut all = Vec::new();
     for p in &pipelines {
-        all.extend(status::read(p)?);
+        all.extend(status::read(p).await?);
     }
     if args.json {
         let text = serde_json::to_string_pretty(&all)

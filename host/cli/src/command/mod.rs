@@ -329,7 +329,7 @@ impl Cli {
         match self.command {
             Command::Run { file, once } => run::run(&file, once, cache_dir).await,
             Command::Serve { file, once } => run::serve(&file, once, cache_dir).await,
-            Command::Status(args) => admin::status(&args),
+            Command::Status(args) => admin::status(&args).await,
             Command::Demo(args) => demo::demo(args, cache_dir).await,
             Command::Produce(args) => demo::produce(args).await,
             Command::Show(args) => table::show(&args).await,

@@ -169,7 +169,7 @@ async fn prepare(
     .await
     .map_err(|e| Error::Internal(format!("preparing a pipeline: {e}")))?;
     if let Err(e) = &prepared {
-        StatusBoard::not_started(&saved, e).save(true, true);
+        StatusBoard::not_started(&saved, e).save(true, true).await;
     }
     Ok(prepared?)
 }

@@ -154,8 +154,15 @@ impl IngestConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct LakeConfig {
-    /// A local directory (relative to the pipeline file) or a URL.
+    /// A local directory (relative to the pipeline file), a `file://` URL,
+    /// or an object store's (`s3://bucket/prefix`, `gs://`, `abfss://`, ...).
     pub root: String,
+    /// Passed to the object store as given (`endpoint`, `region`,
+    /// `allow_http`, ...: the keys of delta-rs's and object_store's storage
+    /// options). Credentials come from the store's standard chains
+    /// (environment, profile files, instance metadata), not from here.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
 }
 
 /// One stage.

@@ -33,6 +33,9 @@ impl PipelineConfig {
         if self.ingest.max_records == 0 || self.ingest.max_bytes == 0 {
             return Err(self.invalid("ingest", "max-records and max-bytes must be positive"));
         }
+        // Every table and object under the root opens with its options.
+        ingot_delta::register_lake(&self.lake.root, &self.lake.options)
+            .map_err(|e| self.invalid("lake.root", e.to_string()))?;
         let mut tables = vec![BRONZE.to_owned()];
         for (i, stage) in self.stages.iter().enumerate() {
             self.validate_stage(i, stage, &tables)?;

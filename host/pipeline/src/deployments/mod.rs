@@ -26,7 +26,7 @@ use ingot_core::arrow::array::{
     Array, ArrayRef, AsArray, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use ingot_core::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use ingot_delta::{Commit, Lineage, Table, TableError, WriteMode};
+use ingot_delta::{Commit, Lineage, Table, TableError, WriteMode, objects};
 
 /// What a deployment row records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,24 +93,31 @@ pub fn digest_of(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// The local folder of a registry path of `layout` (its lake must be local).
-///
-/// # Errors
-/// [`DeploymentsError::Unsupported`] for a lake that is not a local path.
-pub fn local_dir(layout: &Layout, path: &str) -> Result<PathBuf, DeploymentsError> {
-    let local = path.strip_prefix("file://").unwrap_or(path);
-    if local.contains("://") {
-        return Err(DeploymentsError::Unsupported {
-            lake: layout.root().to_owned(),
-        });
-    }
-    Ok(PathBuf::from(local))
+/// Whether `uri` is on an object store.
+fn is_remote(uri: &str) -> bool {
+    uri.split_once("://")
+        .is_some_and(|(scheme, _)| ingot_delta::OBJECT_STORE_SCHEMES.contains(&scheme))
+}
+
+/// Where modules of lakes on object stores are fetched to:
+/// `$XDG_CACHE_HOME/ingot/lake-modules` (or `~/.cache/...`, else the
+/// system's temp dir). Each copy is checked against its sha256 before use.
+fn fetched_modules_dir() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("ingot/lake-modules")
 }
 
 /// A tenant's registry.
 #[derive(Debug)]
 pub struct Registry {
-    modules_dir: PathBuf,
+    /// The lake folder the modules are stored in.
+    modules_dir: String,
+    /// Where modules are read from locally: the lake folder itself for a
+    /// local lake, a local cache of fetched copies for an object store.
+    local_dir: PathBuf,
     deployments_uri: String,
     table: Option<Table>,
     /// Every deployment read so far, in commit order.
@@ -123,52 +130,77 @@ impl Registry {
     /// The registry of `config`'s tenant.
     ///
     /// # Errors
-    /// [`DeploymentsError::Unsupported`] for a lake that is not a local path.
+    /// None yet: the lake is first reached by the reads and writes.
     pub fn for_pipeline(config: &PipelineConfig) -> Result<Registry, DeploymentsError> {
         let layout = config.layout();
+        let modules_dir = layout.modules_dir();
+        let local_dir = match modules_dir.strip_prefix("file://") {
+            _ if is_remote(&modules_dir) => fetched_modules_dir(),
+            Some(path) => PathBuf::from(path),
+            None => PathBuf::from(&modules_dir),
+        };
         Ok(Registry {
-            modules_dir: local_dir(&layout, &layout.modules_dir())?,
-            deployments_uri: local_dir(&layout, &layout.deployments_uri())?
-                .to_string_lossy()
-                .into_owned(),
+            modules_dir,
+            local_dir,
+            deployments_uri: layout.deployments_uri(),
             table: None,
             known: Vec::new(),
             read_up_to: -1,
         })
     }
 
-    /// The folder modules are stored in.
-    pub fn modules_dir(&self) -> &Path {
-        &self.modules_dir
-    }
-
-    /// Where the module with `digest` is stored.
+    /// Where the module with `digest` is read from locally (after
+    /// [`Registry::fetch`] for a lake on an object store).
     pub fn module_path(&self, digest: &str) -> PathBuf {
-        self.modules_dir.join(Layout::module_file(digest))
+        self.local_dir.join(Layout::module_file(digest))
     }
 
-    /// Stores `bytes` by their sha256 (a no-op if already stored); returns
-    /// the digest and the stored file.
+    /// Stores `bytes` by their sha256 (content-addressed: storing them again
+    /// changes nothing); returns the digest.
     ///
     /// # Errors
-    /// [`DeploymentsError::Io`] naming the file.
-    pub fn store(&self, bytes: &[u8]) -> Result<(String, PathBuf), DeploymentsError> {
+    /// [`DeploymentsError::Table`] naming the object when the store fails.
+    pub async fn store(&self, bytes: &[u8]) -> Result<String, DeploymentsError> {
         let digest = digest_of(bytes);
-        let path = self.module_path(&digest);
-        if path.is_file() {
-            return Ok((digest, path));
+        if !self.module_path(&digest).is_file() || is_remote(&self.modules_dir) {
+            objects::write(&self.module_uri(&digest), bytes.to_vec()).await?;
         }
+        Ok(digest)
+    }
+
+    /// The local file of module `digest`, fetched from the lake first when
+    /// the lake is on an object store (and its local copy is missing or
+    /// does not hash to `digest`).
+    ///
+    /// # Errors
+    /// [`DeploymentsError::ModuleMissing`] when the lake does not hold it,
+    /// [`DeploymentsError::Io`] when the local copy cannot be written.
+    pub async fn fetch(&self, digest: &str) -> Result<PathBuf, DeploymentsError> {
+        let path = self.module_path(digest);
+        let verified = std::fs::read(&path).is_ok_and(|bytes| digest_of(&bytes) == digest);
+        if verified || !is_remote(&self.modules_dir) {
+            return Ok(path);
+        }
+        let uri = self.module_uri(digest);
+        let bytes = objects::read(&uri)
+            .await?
+            .filter(|bytes| digest_of(bytes) == digest)
+            .ok_or_else(|| DeploymentsError::ModuleMissing { uri: uri.clone() })?;
         let io = |path: &Path| {
             let path = path.to_owned();
             move |source| DeploymentsError::Io { path, source }
         };
-        std::fs::create_dir_all(&self.modules_dir).map_err(io(&self.modules_dir))?;
+        std::fs::create_dir_all(&self.local_dir).map_err(io(&self.local_dir))?;
         let temp = self
-            .modules_dir
+            .local_dir
             .join(format!(".{digest}.{}.tmp", std::process::id()));
         std::fs::write(&temp, bytes).map_err(io(&temp))?;
         std::fs::rename(&temp, &path).map_err(io(&path))?;
-        Ok((digest, path))
+        Ok(path)
+    }
+
+    fn module_uri(&self, digest: &str) -> String {
+        format!("{}/{}", self.modules_dir, Layout::module_file(digest))
     }
 
     /// Appends `deployment` to the deployments table; returns the version
@@ -384,11 +416,12 @@ pub enum DeploymentsError {
         /// What is wrong.
         reason: String,
     },
-    /// The registry lives with the lake, and only local lakes exist yet.
-    #[error("not supported yet: the module registry needs a local lake; {lake} is not one")]
-    Unsupported {
-        /// The lake root.
-        lake: String,
+    /// The registry names a module the lake does not hold (or holds with
+    /// other bytes).
+    #[error("module {uri} is not in the lake (or does not hash to its name)")]
+    ModuleMissing {
+        /// The module's location in the lake.
+        uri: String,
     },
     /// A broken invariant: a bug.
     #[error("internal registry error: {0}")]
@@ -404,7 +437,7 @@ impl DeploymentsError {
             DeploymentsError::Corrupt { .. } | DeploymentsError::Internal(_) => {
                 ErrorClass::Internal
             }
-            DeploymentsError::Unsupported { .. } => ErrorClass::User,
+            DeploymentsError::ModuleMissing { .. } => ErrorClass::User,
         }
     }
 }

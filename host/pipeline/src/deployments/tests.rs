@@ -39,18 +39,19 @@ fn deployment(stage: &str, digest: &str, at: i64, note: Option<&str>) -> Deploym
     }
 }
 
-#[test]
-fn modules_are_stored_once_by_digest() {
+#[tokio::test]
+async fn modules_are_stored_once_by_digest() {
     let dir = tempfile::tempdir().expect("tempdir");
     let registry = Registry::for_pipeline(&config_for(&dir.path().join("lake"))).expect("registry");
-    let (digest, path) = registry.store(b"module bytes").expect("store");
+    let digest = registry.store(b"module bytes").await.expect("store");
     assert_eq!(digest, hex::encode(Sha256::digest(b"module bytes")));
+    let path = registry.fetch(&digest).await.expect("a local lake holds it");
     assert_eq!(path, registry.module_path(&digest));
     assert!(path.starts_with(dir.path().join("lake").join("default").join("_registry")));
     assert_eq!(std::fs::read(&path).expect("read"), b"module bytes");
-    let again = registry.store(b"module bytes").expect("store again");
-    assert_eq!(again, (digest, path));
-    let leftovers = std::fs::read_dir(&registry.modules_dir)
+    let again = registry.store(b"module bytes").await.expect("store again");
+    assert_eq!(again, digest);
+    let leftovers = std::fs::read_dir(&registry.local_dir)
         .expect("list")
         .filter(|e| {
             e.as_ref()

@@ -25,7 +25,9 @@ pub mod sink;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
-use ingot_core::{Layout, StageId, arrow::array::RecordBatch, clock::now_micros, short_digest};
+use ingot_core::{
+    ErrorClass, Layout, StageId, arrow::array::RecordBatch, clock::now_micros, short_digest,
+};
 use ingot_delta::{Attempt, Table, WriteMode};
 use ingot_sandbox::{Limits, Runtime};
 use tokio::sync::Semaphore;
@@ -332,7 +334,13 @@ impl StageRunner {
             (None, Some(table)) => processing_time(table, range.to).await?,
             (None, None) => now_micros(),
         };
-        let mut pinned = self.pinned_executor(range, &first)?;
+        let fetched = match first.module.as_deref() {
+            Some(digest) if digest != self.executor.module().digest() => {
+                self.watch.fetch(digest).await.ok()
+            }
+            _ => None,
+        };
+        let mut pinned = self.pinned_executor(range, &first, fetched)?;
         let mut quarantined = RowSet::new(first.quarantined);
         let executor = pinned.as_mut().unwrap_or(&mut self.executor);
         let mut run = RangeRun {
@@ -361,7 +369,12 @@ impl StageRunner {
     /// The executor a pinned redo runs when its first attempt ran another
     /// module or configuration than the current ones; `None` when they are
     /// the same (or the first attempt recorded neither).
-    fn pinned_executor(&self, range: Range, first: &FirstAttempt) -> Result<Option<Executor>> {
+    fn pinned_executor(
+        &self,
+        range: Range,
+        first: &FirstAttempt,
+        fetched: Option<PathBuf>,
+    ) -> Result<Option<Executor>> {
         let current = self.executor.module();
         let config = first.attempt.as_ref().and_then(|a| a.config.as_deref());
         let module = first.module.as_deref().filter(|m| *m != current.digest());
@@ -371,7 +384,7 @@ impl StageRunner {
         }
         let module = match module {
             Some(digest) => {
-                self.find_module(digest)
+                self.find_module(digest, fetched)
                     .ok_or_else(|| ProgressError::PinnedModuleMissing {
                         stage: self.id.to_string(),
                         from: range.from,
@@ -389,10 +402,16 @@ impl StageRunner {
         Ok(Some(self.executor.fork(module, config)?))
     }
 
-    /// Module `digest` from the registry or the stage's module file.
-    fn find_module(&self, digest: &str) -> Option<Arc<ingot_sandbox::Module>> {
-        [self.watch.module_file(digest), self.module_file.clone()]
+    /// Module `digest` from the registry (`fetched`, its local copy) or the
+    /// stage's module file.
+    fn find_module(
+        &self,
+        digest: &str,
+        fetched: Option<PathBuf>,
+    ) -> Option<Arc<ingot_sandbox::Module>> {
+        fetched
             .into_iter()
+            .chain([self.module_file.clone()])
             .filter(|path| path.exists())
             .filter_map(|path| self.executor.runtime().load(&path).ok())
             .find(|module| module.digest() == digest)
@@ -435,12 +454,20 @@ impl StageRunner {
                 return Ok(());
             }
         };
-        let path = self.watch.module_path(&deployment);
-        let switched = self
-            .executor
-            .runtime()
-            .load(&path)
-            .and_then(|module| self.executor.switch(module, deployment.init_config()));
+        let switched = match self.watch.fetch(&deployment.digest).await {
+            Ok(path) => self
+                .executor
+                .runtime()
+                .load(&path)
+                .and_then(|module| self.executor.switch(module, deployment.init_config()))
+                .map_err(Error::from),
+            Err(e) if first => return Err(e),
+            Err(e) if e.class() == ErrorClass::External => {
+                tracing::warn!(module = %short_digest(&deployment.digest), error = %e, "cannot fetch the deployed module; keeping the current one until the next poll");
+                return Ok(());
+            }
+            Err(e) => Err(e),
+        };
         match switched {
             Ok(()) => tracing::info!(
                 from = %short_digest(&current), to = %short_digest(&deployment.digest),

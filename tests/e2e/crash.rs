@@ -1,29 +1,35 @@
 //! Test 3 of the core: SIGKILL the host in the middle of a continuous run
 //! under load, twice, restart it: no record lost, none duplicated, in any
 //! table. Also: a clean stop on SIGTERM, and two hosts sharing a consumer
-//! group when one of them dies.
+//! group when one of them dies. On a local lake and on an S3 one.
 
 use std::{thread, time::Duration};
 
 use ingot_sample::logs::{self, LogLine};
 
 use crate::{
-    harness::{self, Broker, Lake, spawn_ingot},
-    medallion::{assert_tables, log_pipeline, run_once},
+    harness::{self, Broker, Lake, S3Server},
+    medallion::{assert_tables, log_pipeline, reading_every_partition, run_once_on},
 };
 
 #[test]
 fn sigkill_under_load_loses_and_duplicates_nothing() {
+    sigkill_under_load(&Lake::new());
+}
+
+#[test]
+fn sigkill_under_load_loses_and_duplicates_nothing_on_s3() {
+    let s3 = S3Server::start();
+    sigkill_under_load(&Lake::on_s3(&s3));
+}
+
+fn sigkill_under_load(lake: &Lake) {
     let broker = Broker::start();
     broker.create_topic("logs", 3);
-    let lake = Lake::new();
     // One host reading every partition itself: a restart resumes at once.
     // (With a consumer group, Tansu 0.6 does not hand a SIGKILLed member's
     // partitions to its successor; the two-host test covers groups.)
-    let toml = log_pipeline(&broker.bootstrap(), &lake, "").replace(
-        "topics = [\"logs\"]",
-        "topics = [\"logs\"]\nassignment = \"all\"",
-    );
+    let toml = reading_every_partition(&log_pipeline(&broker.bootstrap(), lake, ""));
     let pipeline = lake.write_pipeline(&toml);
     let lines = logs::generate(30_000, 3);
 
@@ -48,7 +54,7 @@ fn sigkill_under_load_loses_and_duplicates_nothing() {
         (1, Duration::from_millis(1_500)),
         (2, Duration::from_millis(700)),
     ] {
-        let mut host = spawn_ingot(["run".as_ref(), pipeline.as_os_str()]);
+        let mut host = lake.spawn_ingot(["run".as_ref(), pipeline.as_os_str()]);
         host.wait_for_log("stage commit", Duration::from_secs(120));
         thread::sleep(wait);
         host.kill();
@@ -57,25 +63,34 @@ fn sigkill_under_load_loses_and_duplicates_nothing() {
     producer.join().expect("producer thread");
 
     // A last, triggered run drains what is left; then every table is exact.
-    run_once(&pipeline);
-    assert_tables(&lake, &lines);
+    run_once_on(lake, &pipeline);
+    assert_tables(lake, &lines);
 }
 
 /// Ctrl-C or SIGTERM stops a continuous run cleanly after its current
 /// commit: exit code 0, and the tables hold exactly what was committed.
 #[test]
 fn sigterm_stops_after_the_current_commit() {
+    sigterm_stops(&Lake::new());
+}
+
+#[test]
+fn sigterm_stops_after_the_current_commit_on_s3() {
+    let s3 = S3Server::start();
+    sigterm_stops(&Lake::on_s3(&s3));
+}
+
+fn sigterm_stops(lake: &Lake) {
     let broker = Broker::start();
     broker.create_topic("logs", 2);
-    let lake = Lake::new();
-    let pipeline = lake.write_pipeline(&log_pipeline(&broker.bootstrap(), &lake, ""));
+    let pipeline = lake.write_pipeline(&log_pipeline(&broker.bootstrap(), lake, ""));
     let lines = logs::generate(4_000, 9);
     harness::produce(
         &broker.bootstrap(),
         "logs",
         lines.iter().map(LogLine::to_kafka),
     );
-    let mut host = spawn_ingot(["run".as_ref(), pipeline.as_os_str()]);
+    let mut host = lake.spawn_ingot(["run".as_ref(), pipeline.as_os_str()]);
     host.wait_for_log("stage=gold", Duration::from_secs(120));
     let status = host.terminate(Duration::from_secs(30));
     assert!(
@@ -89,6 +104,6 @@ fn sigterm_stops_after_the_current_commit() {
         host.tail()
     );
     // Whatever was committed is consistent; a triggered run completes it.
-    run_once(&pipeline);
-    assert_tables(&lake, &lines);
+    run_once_on(lake, &pipeline);
+    assert_tables(lake, &lines);
 }

@@ -1,6 +1,6 @@
 //! Hot swap: deploying and rolling back a stage's module on a running host,
 //! while records keep arriving; validation refusals; a restart after a
-//! deploy.
+//! deploy. On a local lake and on an S3 one (the registry lives there too).
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use ingot_sample::logs::{self, LogLine};
 use sha2::{Digest as _, Sha256};
 
-use crate::harness::{self, Broker, Lake, modules, run_ingot, run_ingot_ok, spawn_ingot};
+use crate::harness::{self, Broker, Lake, S3Server, modules};
 use crate::lake;
-use crate::medallion::{assert_tables, log_pipeline, run_once, uri};
+use crate::medallion::{assert_tables, log_pipeline, run_once_on, uri};
 
 /// The sha256 of a file, lowercase hex.
 fn digest(path: &Path) -> String {
@@ -46,7 +46,7 @@ fn another_build(module: &Path, dir: &Path, tag: &str) -> PathBuf {
     path
 }
 
-fn deploy(pipeline: &Path, stage: &str, module: &Path, config: &[&str]) -> Output {
+fn deploy(lake: &Lake, pipeline: &Path, stage: &str, module: &Path, config: &[&str]) -> Output {
     let mut args: Vec<&std::ffi::OsStr> = vec![
         "deploy".as_ref(),
         "--pipeline".as_ref(),
@@ -58,7 +58,7 @@ fn deploy(pipeline: &Path, stage: &str, module: &Path, config: &[&str]) -> Outpu
     for entry in config {
         args.extend::<[&std::ffi::OsStr; 2]>(["--config".as_ref(), entry.as_ref()]);
     }
-    run_ingot(&args)
+    lake.run_ingot(&args)
 }
 
 /// The module digest of every silver commit that has one, in version order.
@@ -95,17 +95,26 @@ fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
 
 #[test]
 fn deploy_then_rollback_under_load_each_record_once_each_commit_one_module() {
+    deploy_then_rollback_under_load(&Lake::new());
+}
+
+#[test]
+fn deploy_then_rollback_under_load_each_record_once_each_commit_one_module_on_s3() {
+    let s3 = S3Server::start();
+    deploy_then_rollback_under_load(&Lake::on_s3(&s3));
+}
+
+fn deploy_then_rollback_under_load(lake_dir: &Lake) {
     let broker = Broker::start();
     broker.create_topic("logs", 3);
-    let lake_dir = Lake::new();
-    let pipeline = lake_dir.write_pipeline(&log_pipeline(&broker.bootstrap(), &lake_dir, ""));
+    let pipeline = lake_dir.write_pipeline(&log_pipeline(&broker.bootstrap(), lake_dir, ""));
     let v1 = modules().log_parse.clone();
     let v2 = another_build(&v1, lake_dir.dir(), "v2");
     let (d1, d2) = (digest(&v1), digest(&v2));
     assert_ne!(d1, d2);
 
     let lines = logs::generate(8_000, 21);
-    let mut host = spawn_ingot(["run".as_ref(), pipeline.as_os_str()]);
+    let mut host = lake_dir.spawn_ingot(["run".as_ref(), pipeline.as_os_str()]);
     // A producer runs for the whole test: 40 chunks of 200 records.
     let bootstrap = broker.bootstrap();
     let chunks: Vec<Vec<LogLine>> = lines.chunks(200).map(<[LogLine]>::to_vec).collect();
@@ -121,7 +130,7 @@ fn deploy_then_rollback_under_load_each_record_once_each_commit_one_module() {
         "stage=silver}: ingot_pipeline::stage: stage commit",
         Duration::from_secs(60),
     );
-    run_ingot_ok([
+    lake_dir.run_ingot_ok([
         "deploy".as_ref(),
         "--pipeline".as_ref(),
         pipeline.as_os_str(),
@@ -133,7 +142,7 @@ fn deploy_then_rollback_under_load_each_record_once_each_commit_one_module() {
         &format!("stage commit module={}", &d2[..12]),
         Duration::from_secs(60),
     );
-    let rolled = run_ingot_ok([
+    let rolled = lake_dir.run_ingot_ok([
         "rollback".as_ref(),
         "--pipeline".as_ref(),
         pipeline.as_os_str(),
@@ -147,7 +156,7 @@ fn deploy_then_rollback_under_load_each_record_once_each_commit_one_module() {
     producer.join().expect("the producer finished");
 
     let good = lines.iter().filter(|l| l.is_well_formed()).count() as i64;
-    let silver = uri(&lake_dir, "silver");
+    let silver = uri(lake_dir, "silver");
     wait_until(
         "silver holds every well-formed record",
         Duration::from_secs(120),
@@ -156,23 +165,23 @@ fn deploy_then_rollback_under_load_each_record_once_each_commit_one_module() {
     wait_until(
         "the last silver commits are v1's again",
         Duration::from_secs(60),
-        || runs(&silver_modules(&lake_dir)).len() >= 3,
+        || runs(&silver_modules(lake_dir)).len() >= 3,
     );
     // Let gold catch up with silver, then stop.
     wait_until("gold caught up", Duration::from_secs(60), || {
-        lake::stage_progress(&uri(&lake_dir, "gold"), "logs", "gold")
+        lake::stage_progress(&uri(lake_dir, "gold"), "logs", "gold")
             == Some(lake::open(&silver).version())
     });
     assert!(host.terminate(Duration::from_secs(30)).success());
 
-    assert_tables(&lake_dir, &lines);
-    let commits = silver_modules(&lake_dir);
+    assert_tables(lake_dir, &lines);
+    let commits = silver_modules(lake_dir);
     assert_eq!(
         runs(&commits),
         vec![d1.clone(), d2.clone(), d1.clone()],
         "silver's lineage shows v1, the switch to v2 and the rollback to v1: {commits:?}"
     );
-    let listed = run_ingot_ok([
+    let listed = lake_dir.run_ingot_ok([
         "deployments".as_ref(),
         "--pipeline".as_ref(),
         pipeline.as_os_str(),
@@ -196,17 +205,26 @@ const OTHER_WORLD: &str = r#"(component
 
 #[test]
 fn invalid_modules_are_refused_with_the_failed_check_and_change_nothing() {
+    invalid_modules_are_refused(&Lake::new());
+}
+
+#[test]
+fn invalid_modules_are_refused_with_the_failed_check_and_change_nothing_on_s3() {
+    let s3 = S3Server::start();
+    invalid_modules_are_refused(&Lake::on_s3(&s3));
+}
+
+fn invalid_modules_are_refused(lake_dir: &Lake) {
     let broker = Broker::start();
     broker.create_topic("logs", 2);
-    let lake_dir = Lake::new();
-    let pipeline = lake_dir.write_pipeline(&log_pipeline(&broker.bootstrap(), &lake_dir, ""));
+    let pipeline = lake_dir.write_pipeline(&log_pipeline(&broker.bootstrap(), lake_dir, ""));
     let first = logs::generate(1_000, 3);
     harness::produce(
         &broker.bootstrap(),
         "logs",
         first.iter().map(LogLine::to_kafka),
     );
-    run_once(&pipeline);
+    run_once_on(lake_dir, &pipeline);
 
     let garbage = lake_dir.dir().join("garbage.wasm");
     std::fs::write(&garbage, b"this is not wasm").expect("write");
@@ -250,12 +268,12 @@ fn invalid_modules_are_refused_with_the_failed_check_and_change_nothing() {
         ),
     ];
     for (case, module, config, expected) in cases {
-        let out = deploy(&pipeline, "silver", module, config);
+        let out = deploy(lake_dir, &pipeline, "silver", module, config);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{case}: {stderr}");
         assert!(stderr.contains(expected), "{case}: {stderr}");
     }
-    let listed = run_ingot_ok([
+    let listed = lake_dir.run_ingot_ok([
         "deployments".as_ref(),
         "--pipeline".as_ref(),
         pipeline.as_os_str(),
@@ -272,20 +290,29 @@ fn invalid_modules_are_refused_with_the_failed_check_and_change_nothing() {
         "logs",
         more.iter().map(LogLine::to_kafka),
     );
-    run_once(&pipeline);
+    run_once_on(lake_dir, &pipeline);
     let d1 = digest(&modules().log_parse);
     assert!(
-        silver_modules(&lake_dir).iter().all(|(_, m)| *m == d1),
+        silver_modules(lake_dir).iter().all(|(_, m)| *m == d1),
         "every silver commit is the file's module's"
     );
 }
 
 #[test]
 fn a_restarted_host_runs_the_deployed_module() {
+    a_restarted_host_runs_the_deployed(&Lake::new());
+}
+
+#[test]
+fn a_restarted_host_runs_the_deployed_module_on_s3() {
+    let s3 = S3Server::start();
+    a_restarted_host_runs_the_deployed(&Lake::on_s3(&s3));
+}
+
+fn a_restarted_host_runs_the_deployed(lake_dir: &Lake) {
     let broker = Broker::start();
     broker.create_topic("logs", 2);
-    let lake_dir = Lake::new();
-    let pipeline = lake_dir.write_pipeline(&log_pipeline(&broker.bootstrap(), &lake_dir, ""));
+    let pipeline = lake_dir.write_pipeline(&log_pipeline(&broker.bootstrap(), lake_dir, ""));
     let v2 = another_build(&modules().log_parse, lake_dir.dir(), "v2");
     let lines = logs::generate(2_000, 5);
     let (first, second) = lines.split_at(1_000);
@@ -294,10 +321,10 @@ fn a_restarted_host_runs_the_deployed_module() {
         "logs",
         first.iter().map(LogLine::to_kafka),
     );
-    run_once(&pipeline);
-    let before = lake::open(&uri(&lake_dir, "silver")).version();
+    run_once_on(lake_dir, &pipeline);
+    let before = lake::open(&uri(lake_dir, "silver")).version();
 
-    let out = deploy(&pipeline, "silver", &v2, &[]);
+    let out = deploy(lake_dir, &pipeline, "silver", &v2, &[]);
     assert!(
         out.status.success(),
         "{}",
@@ -308,10 +335,10 @@ fn a_restarted_host_runs_the_deployed_module() {
         "logs",
         second.iter().map(LogLine::to_kafka),
     );
-    run_once(&pipeline);
+    run_once_on(lake_dir, &pipeline);
 
     let d2 = digest(&v2);
-    let after: Vec<(i64, String)> = silver_modules(&lake_dir)
+    let after: Vec<(i64, String)> = silver_modules(lake_dir)
         .into_iter()
         .filter(|(v, _)| *v > before)
         .collect();
@@ -320,5 +347,5 @@ fn a_restarted_host_runs_the_deployed_module() {
         after.iter().all(|(_, m)| *m == d2),
         "after the restart every silver commit is the deployed module's: {after:?}"
     );
-    assert_tables(&lake_dir, &lines);
+    assert_tables(lake_dir, &lines);
 }

@@ -1,10 +1,17 @@
 //! End-to-end tests: a real broker (Tansu), the real `ingot` binary, real
-//! Delta tables in a temp dir, and exact row counts and values.
+//! Delta tables in a temp dir or on a real S3-compatible server (moto's
+//! server mode), and exact row counts and values.
 //!
 //! One test binary with a module per concern; [`harness`] holds what they
-//! share. Run them with `./dev test`, or on their own with
-//! `cargo nextest run --workspace -E 'binary(e2e)'` once `scripts/install-tansu.sh`
-//! has installed the broker.
+//! share. The medallion, crash and hot-swap tests run on a local lake and,
+//! as their `_on_s3` variants, on an `s3://` lake; `object_store` holds
+//! what only an object store has (its conditional writes, two hosts racing
+//! for a version). Run them with `./dev test`, or on their own with
+//! `cargo nextest run --workspace -E 'binary(e2e)'` once
+//! `scripts/install-tansu.sh` has installed the broker (and
+//! `scripts/install-moto.sh` the S3 server: `INGOT_MOTO` names its
+//! `moto_server`, else the harness runs the script); `-E 'binary(e2e) and
+//! test(s3)'` runs the S3 tests alone.
 
 mod harness;
 
@@ -66,6 +73,7 @@ mod hot_swap;
 mod lake;
 mod languages;
 mod medallion;
+mod object_store;
 mod osquery;
 mod rebalance;
 mod step_budget;

@@ -1,12 +1,14 @@
 //! Tests 1 and 2 of the core: N records through bronze, silver, quarantine
 //! and gold with `--once`; then M more, incrementally, nothing reprocessed.
+//! On a local lake and on an S3 one.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use ingot_sample::logs::{self, LogLine};
 
 use crate::{
-    harness::{self, Broker, Lake, modules, run_ingot},
+    harness::{self, Broker, Lake, S3Server, modules, run_ingot_ok},
     lake,
 };
 
@@ -22,9 +24,7 @@ topics = ["logs"]
 [ingest]
 max-records = 2000
 max-latency-ms = 200
-[lake]
-root = "{root}"
-[[stages]]
+{lake}[[stages]]
 name = "silver"
 module = "{log_parse}"
 batch-rows = 1000
@@ -36,7 +36,7 @@ keys = ["level"]
 measures = ["count", "latency_ms_sum"]
 {extra_stage}
 "#,
-        root = lake.root().display(),
+        lake = lake.toml(),
         log_parse = m.log_parse.display(),
         level_counts = m.level_counts.display(),
     )
@@ -48,18 +48,26 @@ pub fn uri(lake: &Lake, table: &str) -> String {
 
 /// Table `table` of tenant `tenant`'s `logs` pipeline.
 pub fn tenant_uri(lake: &Lake, tenant: &str, table: &str) -> String {
-    format!("{}/{tenant}/logs/{table}", lake.root().display())
+    format!("{}/{tenant}/logs/{table}", lake.root_uri())
 }
 
-/// `ingot run --once` on `pipeline`, which must succeed.
-pub fn run_once(pipeline: &std::path::Path) {
-    let out = run_ingot(["run".as_ref(), pipeline.as_os_str(), "--once".as_ref()]);
-    assert!(
-        out.status.success(),
-        "ingot run --once failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// `toml` (a [`log_pipeline`]) with the host reading every partition
+/// itself rather than sharing them in a consumer group.
+pub fn reading_every_partition(toml: &str) -> String {
+    toml.replace(
+        "topics = [\"logs\"]",
+        "topics = [\"logs\"]\nassignment = \"all\"",
+    )
+}
+
+/// `ingot run --once` on `pipeline` of `lake`, which must succeed.
+pub fn run_once_on(lake: &Lake, pipeline: &Path) {
+    lake.run_ingot_ok(["run".as_ref(), pipeline.as_os_str(), "--once".as_ref()]);
+}
+
+/// `ingot run --once` on `pipeline` of a local lake, which must succeed.
+pub fn run_once(pipeline: &Path) {
+    run_ingot_ok(["run".as_ref(), pipeline.as_os_str(), "--once".as_ref()]);
 }
 
 /// Asserts bronze, silver, quarantine and gold against `lines`, computed
@@ -132,23 +140,32 @@ pub fn assert_tenant_tables(lake: &Lake, tenant: &str, lines: &[LogLine]) {
 
 #[test]
 fn once_then_incremental_without_reprocessing() {
+    once_then_incremental(&Lake::new());
+}
+
+#[test]
+fn once_then_incremental_without_reprocessing_on_s3() {
+    let s3 = S3Server::start();
+    once_then_incremental(&Lake::on_s3(&s3));
+}
+
+fn once_then_incremental(lake_dir: &Lake) {
     let broker = Broker::start();
     broker.create_topic("logs", 3);
-    let lake_dir = Lake::new();
-    let pipeline = lake_dir.write_pipeline(&log_pipeline(&broker.bootstrap(), &lake_dir, ""));
+    let pipeline = lake_dir.write_pipeline(&log_pipeline(&broker.bootstrap(), lake_dir, ""));
     let first = logs::generate(5_000, 1);
     harness::produce(
         &broker.bootstrap(),
         "logs",
         first.iter().map(LogLine::to_kafka),
     );
-    run_once(&pipeline);
-    assert_tables(&lake_dir, &first);
+    run_once_on(lake_dir, &pipeline);
+    assert_tables(lake_dir, &first);
 
     let (bronze, silver, gold) = (
-        uri(&lake_dir, "bronze"),
-        uri(&lake_dir, "silver"),
-        uri(&lake_dir, "gold"),
+        uri(lake_dir, "bronze"),
+        uri(lake_dir, "silver"),
+        uri(lake_dir, "gold"),
     );
     let silver_done = lake::stage_progress(&silver, "logs", "silver").expect("silver progress txn");
     assert_eq!(
@@ -160,9 +177,9 @@ fn once_then_incremental_without_reprocessing() {
     // A run with nothing new commits nothing anywhere.
     let versions =
         |l: &Lake| ["bronze", "silver", "gold"].map(|t| lake::open(&uri(l, t)).version());
-    let before = versions(&lake_dir);
-    run_once(&pipeline);
-    assert_eq!(versions(&lake_dir), before, "an idle run commits nothing");
+    let before = versions(lake_dir);
+    run_once_on(lake_dir, &pipeline);
+    assert_eq!(versions(lake_dir), before, "an idle run commits nothing");
 
     // M more records: everything counted once, progress advanced.
     let mut all = first;
@@ -173,8 +190,8 @@ fn once_then_incremental_without_reprocessing() {
         more.iter().map(LogLine::to_kafka),
     );
     all.extend(more);
-    run_once(&pipeline);
-    assert_tables(&lake_dir, &all);
+    run_once_on(lake_dir, &pipeline);
+    assert_tables(lake_dir, &all);
     let silver_now = lake::stage_progress(&silver, "logs", "silver").expect("silver progress txn");
     assert!(
         silver_now > silver_done,

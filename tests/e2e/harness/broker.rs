@@ -173,8 +173,9 @@ impl Drop for Broker {
     }
 }
 
-/// A broker process that ended before it was ready, with its exit status.
-struct Exited(String);
+/// A server process (a broker, an S3 server) that ended before it was
+/// ready, with its exit status.
+pub(super) struct Exited(pub(super) String);
 
 /// The tansu binary: `INGOT_TANSU`, else the one `scripts/install-tansu.sh`
 /// builds into `~/.cache/ingot`.
@@ -194,7 +195,7 @@ fn tansu_binary() -> PathBuf {
 }
 
 /// A loopback port nobody listened on a moment ago.
-fn free_port() -> u16 {
+pub(super) fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|l| l.local_addr())
         .expect("bind an ephemeral loopback port")

@@ -3,8 +3,11 @@
 //! - [`broker`]: a real Kafka-protocol broker (Tansu) on a free loopback port,
 //!   owned by one test, plus a fast producer and a consumer to check a topic.
 //! - [`modules`]: the guest components, built once per test process.
-//! - [`ingot`]: a lake in a temp dir and the real `ingot` binary, run to
-//!   completion or in the background.
+//! - [`s3`]: an S3-compatible server (moto) on a free loopback port, owned
+//!   by one test, for lakes at `s3://` URLs.
+//! - [`ingot`]: a lake (in a temp dir, or under a fresh prefix of an S3
+//!   server) and the real `ingot` binary, run to completion or in the
+//!   background with the lake's environment.
 //! - [`workloads`]: the example pipeline files and `ingot produce`, as a
 //!   user runs the osquery and Debezium workloads.
 //!
@@ -13,16 +16,18 @@
 //! cycling stream.
 //!
 //! nextest runs every test in its own process, several at once: nothing here
-//! shares a port, a directory or a topic between tests.
+//! shares a port, a directory, a bucket or a topic between tests.
 
 pub mod broker;
 pub mod ingot;
 pub mod modules;
+pub mod s3;
 pub mod workloads;
 
 pub use broker::{Broker, Consumed, consume, produce, produce_unbatched, tail, tail_text};
 pub use ingot::{Lake, run_ingot, run_ingot_ok, run_ingot_with_fault, spawn_ingot};
 pub use modules::{modules, ported};
+pub use s3::S3Server;
 
 use std::path::{Path, PathBuf};
 

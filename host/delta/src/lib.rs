@@ -85,8 +85,8 @@ pub use cdf::{
     CHANGE_TYPE_COLUMN, COMMIT_TIMESTAMP_COLUMN, COMMIT_VERSION_COLUMN, ChangeStream, change_schema,
 };
 pub use error::TableError;
-pub use location::{OBJECT_STORE_SCHEMES, register_lake};
 pub use history::CommitRecord;
+pub use location::{OBJECT_STORE_SCHEMES, register_lake};
 pub use tombstones::Tombstones;
 
 /// The commit-info key under which ingot records its [`Lineage`].

@@ -16,7 +16,8 @@ use super::TableError;
 
 /// The object-store schemes this build opens (delta-rs's S3, GCS and Azure
 /// stores).
-pub const OBJECT_STORE_SCHEMES: &[&str] = &["s3", "s3a", "gs", "abfss", "abfs", "az", "adl", "azure"];
+pub const OBJECT_STORE_SCHEMES: &[&str] =
+    &["s3", "s3a", "gs", "abfss", "abfs", "az", "adl", "azure"];
 
 /// A table's (or an object's) place.
 #[derive(Debug, Clone)]
@@ -50,7 +51,9 @@ pub fn register_lake<'a>(
         .into_iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let mut lakes = LAKES.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut lakes = LAKES
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     lakes.retain(|(root, _)| *root != prefix);
     lakes.push((prefix, options));
     lakes.sort_by_key(|(root, _)| std::cmp::Reverse(root.len()));
@@ -60,7 +63,9 @@ pub fn register_lake<'a>(
 /// The options of the lake `url` is under (none when it is under no
 /// registered root: the store then reads its environment alone).
 pub(crate) fn options_for(url: &Url) -> HashMap<String, String> {
-    let lakes = LAKES.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let lakes = LAKES
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let text = url.as_str();
     lakes
         .iter()
@@ -79,7 +84,9 @@ pub(crate) fn options_for(url: &Url) -> HashMap<String, String> {
 /// for, [`TableError::InvalidLocation`] for an empty or unparsable location.
 pub(crate) fn locate(uri: &str) -> Result<Location, TableError> {
     let trimmed = uri.trim();
-    let scheme = trimmed.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    let scheme = trimmed
+        .split_once("://")
+        .map(|(s, _)| s.to_ascii_lowercase());
     match scheme {
         Some(scheme) if OBJECT_STORE_SCHEMES.contains(&scheme.as_str()) => {
             let url = Url::parse(trimmed).map_err(|e| TableError::InvalidLocation {
@@ -266,15 +273,29 @@ mod tests {
         let opt = one("region", "outer");
         register_lake("s3://options-test/lake", opt.iter().map(|(k, v)| (k, v))).expect("outer");
         let opt = one("region", "inner");
-        register_lake("s3://options-test/lake/t1/", opt.iter().map(|(k, v)| (k, v))).expect("inner");
+        register_lake(
+            "s3://options-test/lake/t1/",
+            opt.iter().map(|(k, v)| (k, v)),
+        )
+        .expect("inner");
         let region = |uri: &str| {
             options_for(&Url::parse(uri).expect("url"))
                 .get("region")
                 .cloned()
         };
-        assert_eq!(region("s3://options-test/lake/t1/p/bronze").as_deref(), Some("inner"));
-        assert_eq!(region("s3://options-test/lake/t2/bronze").as_deref(), Some("outer"));
-        assert_eq!(region("s3://options-test/lake-other/x"), None, "a prefix of a name is not a root");
+        assert_eq!(
+            region("s3://options-test/lake/t1/p/bronze").as_deref(),
+            Some("inner")
+        );
+        assert_eq!(
+            region("s3://options-test/lake/t2/bronze").as_deref(),
+            Some("outer")
+        );
+        assert_eq!(
+            region("s3://options-test/lake-other/x"),
+            None,
+            "a prefix of a name is not a root"
+        );
         assert_eq!(region("s3://another/lake/x"), None);
     }
 }

@@ -8,9 +8,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
+use deltalake::logstore::object_store::{ObjectStoreExt as _, PutMode};
 use deltalake::logstore::{ObjectStoreRef, store_for};
 use deltalake::{ObjectStoreError, Path};
-use deltalake::logstore::object_store::{ObjectStoreExt as _, PutMode};
 use url::Url;
 
 use super::TableError;
@@ -96,7 +96,13 @@ pub async fn check_conditional_put(root: &str) -> Result<(), TableError> {
         .get(ALLOW_UNSAFE_RENAME)
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let seen = |checked: &Vec<String>| checked.iter().any(|r| r == root);
-    if unsafe_declared || seen(&CHECKED.lock().unwrap_or_else(std::sync::PoisonError::into_inner)) {
+    if unsafe_declared
+        || seen(
+            &CHECKED
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    {
         return Ok(());
     }
     let store = folder_store(&format!("{}/_ingot", root.trim_end_matches('/')))?;
@@ -106,7 +112,9 @@ pub async fn check_conditional_put(root: &str) -> Result<(), TableError> {
         ingot_core::clock::now_micros()
     ));
     let create = || store.put_opts(&key, b"probe".to_vec().into(), PutMode::Create.into());
-    create().await.map_err(|source| object_error(root, source))?;
+    create()
+        .await
+        .map_err(|source| object_error(root, source))?;
     let second = create().await;
     let _ = store.delete(&key).await;
     match second {
@@ -153,12 +161,11 @@ fn folder_store(dir: &str) -> Result<ObjectStoreRef, TableError> {
     if let Some(store) = stores.get(url.as_str()) {
         return Ok(Arc::clone(store));
     }
-    let store = store_for(&url, location::options_for(&url)).map_err(|e| {
-        TableError::InvalidLocation {
+    let store =
+        store_for(&url, location::options_for(&url)).map_err(|e| TableError::InvalidLocation {
             table: dir.to_owned(),
             reason: e.to_string(),
-        }
-    })?;
+        })?;
     stores.insert(url.as_str().to_owned(), Arc::clone(&store));
     Ok(store)
 }
@@ -184,7 +191,9 @@ mod tests {
         assert_eq!(read(&a).await.expect("read"), None);
         write(&a, b"one".to_vec()).await.expect("write");
         write(&a, b"two".to_vec()).await.expect("replace");
-        write(&format!("{folder}/b.json"), b"b".to_vec()).await.expect("write");
+        write(&format!("{folder}/b.json"), b"b".to_vec())
+            .await
+            .expect("write");
         assert_eq!(read(&a).await.expect("read"), Some(b"two".to_vec()));
         assert_eq!(list(folder).await.expect("list"), ["a.json", "b.json"]);
     }

@@ -45,7 +45,10 @@ async fn modules_are_stored_once_by_digest() {
     let registry = Registry::for_pipeline(&config_for(&dir.path().join("lake"))).expect("registry");
     let digest = registry.store(b"module bytes").await.expect("store");
     assert_eq!(digest, hex::encode(Sha256::digest(b"module bytes")));
-    let path = registry.fetch(&digest).await.expect("a local lake holds it");
+    let path = registry
+        .fetch(&digest)
+        .await
+        .expect("a local lake holds it");
     assert_eq!(path, registry.module_path(&digest));
     assert!(path.starts_with(dir.path().join("lake").join("default").join("_registry")));
     assert_eq!(std::fs::read(&path).expect("read"), b"module bytes");

@@ -334,9 +334,15 @@ impl StageRunner {
             (None, Some(table)) => processing_time(table, range.to).await?,
             (None, None) => now_micros(),
         };
+        // A store that fails now fails the step (retried); a module the lake
+        // does not hold is looked for in the stage's module file.
         let fetched = match first.module.as_deref() {
             Some(digest) if digest != self.executor.module().digest() => {
-                self.watch.fetch(digest).await.ok()
+                match self.watch.fetch(digest).await {
+                    Ok(path) => Some(path),
+                    Err(e) if e.class() == ErrorClass::External => return Err(e),
+                    Err(_) => None,
+                }
             }
             _ => None,
         };
@@ -383,15 +389,14 @@ impl StageRunner {
             return Ok(None);
         }
         let module = match module {
-            Some(digest) => {
-                self.find_module(digest, fetched)
-                    .ok_or_else(|| ProgressError::PinnedModuleMissing {
-                        stage: self.id.to_string(),
-                        from: range.from,
-                        to: range.to,
-                        module: digest.to_owned(),
-                    })?
-            }
+            Some(digest) => self.find_module(digest, fetched).ok_or_else(|| {
+                ProgressError::PinnedModuleMissing {
+                    stage: self.id.to_string(),
+                    from: range.from,
+                    to: range.to,
+                    module: digest.to_owned(),
+                }
+            })?,
             None => Arc::clone(current),
         };
         let config = config.map_or_else(|| self.executor.init_config().to_vec(), <[_]>::to_vec);

@@ -28,9 +28,11 @@ pub(crate) enum Location {
     Remote(Url),
 }
 
+/// A lake root on an object store and its store options.
+type Registered = (String, HashMap<String, String>);
+
 /// The lake roots on object stores and their options, longest first.
-static LAKES: LazyLock<RwLock<Vec<(String, HashMap<String, String>)>>> =
-    LazyLock::new(|| RwLock::new(Vec::new()));
+static LAKES: LazyLock<RwLock<Vec<Registered>>> = LazyLock::new(|| RwLock::new(Vec::new()));
 
 /// Records the store options of the lake at `root`: every table and object
 /// under it is opened with them (a local root needs none). Registering a

@@ -38,6 +38,19 @@ pub enum TableError {
         #[source]
         source: Box<deltalake::ObjectStoreError>,
     },
+    /// The lake's object store refused the first write of a run for a reason
+    /// retrying will not change: no such bucket, access denied, bad
+    /// credentials.
+    #[error(
+        "lake {root}: the object store refused a write ({source}); check that the bucket (or container) exists, the endpoint and region in [lake.options], and the credentials in the environment"
+    )]
+    LakeRefused {
+        /// The lake root.
+        root: String,
+        /// The store's error.
+        #[source]
+        source: Box<deltalake::ObjectStoreError>,
+    },
     /// The lake's object store accepted a second create-only put of one key:
     /// concurrent commits to one table would both succeed.
     #[error(
@@ -167,6 +180,7 @@ impl TableError {
             TableError::Conflict { .. } | TableError::Object { .. } => ErrorClass::External,
             TableError::UnsupportedScheme { .. }
             | TableError::UnsafeStore { .. }
+            | TableError::LakeRefused { .. }
             | TableError::InvalidLocation { .. }
             | TableError::SchemaMismatch { .. }
             | TableError::MissingColumn { .. }

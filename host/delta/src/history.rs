@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use deltalake::Path;
 use deltalake::kernel::Action;
+use deltalake::logstore::object_store::ObjectStoreExt as _;
 use deltalake::logstore::{LogStore as _, get_actions};
 use futures::TryStreamExt as _;
 
@@ -142,10 +143,27 @@ impl Table {
         Ok(found)
     }
 
+    /// Whether the commit file of `version` is still in the log (one HEAD
+    /// request). A log cleanup removes the oldest commits first, so when it
+    /// is there, every later one is too.
+    ///
+    /// # Errors
+    /// [`TableError::Read`] when the store cannot be asked.
+    pub async fn has_commit(&self, version: i64) -> Result<bool, TableError> {
+        let store = self.inner.log_store().object_store(None);
+        let path = Path::from(format!("_delta_log/{version:020}.json"));
+        match store.head(&path).await {
+            Ok(_) => Ok(true),
+            Err(deltalake::ObjectStoreError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(self.read_error(version, e.into())),
+        }
+    }
+
     /// The oldest version whose commit file is still in the log (a log
     /// cleanup removes the JSON commits older than its retention once a
     /// checkpoint covers them); the Change Data Feed can be read from there
-    /// on, at best.
+    /// on, at best. This lists the whole log: ask [`Table::has_commit`]
+    /// first.
     ///
     /// # Errors
     /// [`TableError::Read`] when the log cannot be listed.

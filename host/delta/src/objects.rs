@@ -51,6 +51,52 @@ pub async fn write(uri: &str, bytes: Vec<u8>) -> Result<(), TableError> {
         .map_err(|source| object_error(uri, source))
 }
 
+/// Writes `bytes` as the object at `uri` only if there is none yet (a
+/// create-only put: `If-None-Match: *` on S3, a no-replace link on a local
+/// folder). `false` when the object already existed: another writer got
+/// there first.
+///
+/// # Errors
+/// [`TableError::Object`] when the store fails.
+pub async fn create(uri: &str, bytes: Vec<u8>) -> Result<bool, TableError> {
+    let (store, name) = open(uri)?;
+    match store
+        .put_opts(&name, bytes.into(), PutMode::Create.into())
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(ObjectStoreError::AlreadyExists { .. } | ObjectStoreError::Precondition { .. }) => {
+            Ok(false)
+        }
+        Err(source) => Err(object_error(uri, source)),
+    }
+}
+
+/// Whether an object exists at `uri` (one HEAD request).
+///
+/// # Errors
+/// [`TableError::Object`] when the store fails.
+pub async fn exists(uri: &str) -> Result<bool, TableError> {
+    let (store, name) = open(uri)?;
+    match store.head(&name).await {
+        Ok(_) => Ok(true),
+        Err(ObjectStoreError::NotFound { .. }) => Ok(false),
+        Err(source) => Err(object_error(uri, source)),
+    }
+}
+
+/// Deletes the object at `uri`; a missing one is not an error.
+///
+/// # Errors
+/// [`TableError::Object`] when the store fails.
+pub async fn delete(uri: &str) -> Result<(), TableError> {
+    let (store, name) = open(uri)?;
+    match store.delete(&name).await {
+        Ok(()) | Err(ObjectStoreError::NotFound { .. }) => Ok(()),
+        Err(source) => Err(object_error(uri, source)),
+    }
+}
+
 /// The names of the objects directly in the folder `dir` (none if it does
 /// not exist), sorted.
 ///
@@ -86,7 +132,8 @@ pub const ALLOW_UNSAFE_RENAME: &str = "aws_s3_allow_unsafe_rename";
 ///
 /// # Errors
 /// [`TableError::UnsafeStore`] when the store accepted both puts;
-/// [`TableError::Object`] when it could not be reached.
+/// [`TableError::LakeRefused`] when it refused the first (no bucket, access
+/// denied); [`TableError::Object`] when it could not be reached.
 pub async fn check_conditional_put(root: &str) -> Result<(), TableError> {
     static CHECKED: LazyLock<Mutex<Vec<String>>> = LazyLock::new(|| Mutex::new(Vec::new()));
     let Location::Remote(url) = location::locate(root)? else {
@@ -112,9 +159,17 @@ pub async fn check_conditional_put(root: &str) -> Result<(), TableError> {
         ingot_core::clock::now_micros()
     ));
     let create = || store.put_opts(&key, b"probe".to_vec().into(), PutMode::Create.into());
-    create()
-        .await
-        .map_err(|source| object_error(root, source))?;
+    create().await.map_err(|source| match source {
+        // What retrying will not change: a person must fix the lake's
+        // settings (the store client already retried what is transient).
+        ObjectStoreError::NotFound { .. }
+        | ObjectStoreError::PermissionDenied { .. }
+        | ObjectStoreError::Unauthenticated { .. } => TableError::LakeRefused {
+            root: root.to_owned(),
+            source: Box::new(source),
+        },
+        source => object_error(root, source),
+    })?;
     let second = create().await;
     let _ = store.delete(&key).await;
     match second {
@@ -196,5 +251,17 @@ mod tests {
             .expect("write");
         assert_eq!(read(&a).await.expect("read"), Some(b"two".to_vec()));
         assert_eq!(list(folder).await.expect("list"), ["a.json", "b.json"]);
+        let c = format!("{folder}/c.json");
+        assert!(!exists(&c).await.expect("head"));
+        assert!(create(&c, b"first".to_vec()).await.expect("create"));
+        assert!(
+            !create(&c, b"second".to_vec()).await.expect("create"),
+            "created once"
+        );
+        assert_eq!(read(&c).await.expect("read"), Some(b"first".to_vec()));
+        assert!(exists(&c).await.expect("head"));
+        delete(&c).await.expect("delete");
+        delete(&c).await.expect("deleting twice is fine");
+        assert!(!exists(&c).await.expect("head"));
     }
 }

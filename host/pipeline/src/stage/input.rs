@@ -156,7 +156,13 @@ pub async fn open_range(
     observed: Observed,
     batch_rows: usize,
 ) -> Result<(Range, Changes)> {
-    let oldest = input.oldest_commit().await?;
+    // One HEAD in the common case; the whole log is listed only when the
+    // range's first commit is gone.
+    let oldest = if input.has_commit(range.from).await? {
+        range.from
+    } else {
+        input.oldest_commit().await?
+    };
     if range.from >= oldest {
         let stream = input.change_stream(range.from, range.to).await?;
         let schema = stream.schema();

@@ -128,6 +128,12 @@ impl Layout {
         format!("{}/status/{}", self.registry_dir(), self.pipeline)
     }
 
+    /// Where the leases of this pipeline's stages live: one folder per
+    /// stage, one object per owner epoch.
+    pub fn leases_dir(&self, stage: &str) -> String {
+        format!("{}/leases/{}/{stage}", self.registry_dir(), self.pipeline)
+    }
+
     /// The default Kafka consumer group: `ingot-<tenant>-<pipeline>`.
     pub fn default_group_id(&self) -> String {
         format!("ingot-{}-{}", self.tenant, self.pipeline)

@@ -56,6 +56,17 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// Another host of the fleet owns the stage (see [`crate::lease`]): this
+    /// host's step did not commit, and the owner carries the range.
+    #[error("stage {stage} is not this host's to run ({reason}; lease {lease})")]
+    NotOwner {
+        /// The stage.
+        stage: String,
+        /// The stage's lease folder.
+        lease: String,
+        /// What showed it.
+        reason: String,
+    },
     /// A broken invariant inside ingot: a bug.
     #[error("internal error: {0}")]
     Internal(String),
@@ -72,6 +83,16 @@ impl Error {
         }
     }
 
+    /// Whether the step stopped because another host owns its stage: not
+    /// a failure of the stage, nothing to retry here.
+    pub fn is_not_owner(&self) -> bool {
+        match self {
+            Error::NotOwner { .. } => true,
+            Error::Stage { source, .. } => source.is_not_owner(),
+            _ => false,
+        }
+    }
+
     /// Who has to act on this error.
     pub fn class(&self) -> ErrorClass {
         match self {
@@ -82,6 +103,8 @@ impl Error {
             Error::Deployments(e) => e.class(),
             Error::Io { source, .. } => io_class(source),
             Error::Stage { source, .. } => source.class(),
+            // The fleet works as designed: another host acts.
+            Error::NotOwner { .. } => ErrorClass::External,
             Error::Internal(_) => ErrorClass::Internal,
         }
     }

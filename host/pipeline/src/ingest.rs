@@ -52,6 +52,8 @@ use crate::{
     config::{Assignment, PipelineConfig},
 };
 
+/// How often the loop publishes its assignment to an [`Assigned`] view.
+const ASSIGNMENT_REFRESH: Duration = Duration::from_millis(500);
 /// How long `--once` waits for the group to assign partitions.
 const ASSIGNMENT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Attempts at a bronze commit that keeps conflicting.
@@ -68,6 +70,10 @@ pub struct IngestReport {
     pub duplicates_dropped: u64,
 }
 
+/// The partitions an ingest loop holds, as `topic/partition`, for the
+/// pipeline's status: refreshed by the loop every half second.
+pub type Assigned = Arc<Mutex<Vec<String>>>;
+
 /// One ingest loop.
 pub struct Ingest {
     config: Arc<PipelineConfig>,
@@ -75,6 +81,7 @@ pub struct Ingest {
     handle: Handle,
     stop: Arc<AtomicBool>,
     once: bool,
+    assigned: Option<Assigned>,
 }
 
 impl Ingest {
@@ -94,7 +101,30 @@ impl Ingest {
             handle,
             stop,
             once,
+            assigned: None,
         }
+    }
+
+    /// Makes the loop keep `view` up to date with the partitions it holds.
+    pub fn reporting_to(mut self, view: Assigned) -> Self {
+        self.assigned = Some(view);
+        self
+    }
+
+    fn publish(&self, source: &KafkaSource, at: &mut Option<Instant>) {
+        let Some(view) = &self.assigned else { return };
+        if at.is_some_and(|t| t.elapsed() < ASSIGNMENT_REFRESH) {
+            return;
+        }
+        *at = Some(Instant::now());
+        let now: Vec<String> = source
+            .assignment()
+            .iter()
+            .map(|(topic, partition)| format!("{topic}/{partition}"))
+            .collect();
+        *view
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = now;
     }
 
     /// Runs the loop on the calling thread (not an async context).
@@ -126,7 +156,9 @@ impl Ingest {
         let mut report = IngestReport::default();
         let started = Instant::now();
         let mut idle = false;
+        let mut published = None;
         loop {
+            self.publish(&source, &mut published);
             let stopping = self.stop.load(Ordering::SeqCst);
             let due = buffer
                 .oldest
@@ -163,6 +195,11 @@ impl Ingest {
                 self.commit(&table, &epochs, &mut buffer, &source, &mut report)?;
                 source.reposition()?;
             }
+        }
+        if let Some(view) = &self.assigned {
+            view.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clear();
         }
         tracing::info!(
             records = report.records,

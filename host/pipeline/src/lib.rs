@@ -14,6 +14,7 @@
 //! - [`deployments`]: which module each stage runs, as recorded in the lake;
 //!   [`swap`] follows it between commits.
 //! - [`status`]: what each stage is doing, as `ingot status` reads it.
+//! - [`lease`]: which host of a fleet runs each stage.
 //! - [`run`]: the loop over ingest and the stages ([`Pipeline`]).
 //!
 //! This crate names no deltalake, wasmtime or rdkafka type: it drives
@@ -25,6 +26,7 @@ pub mod config;
 pub mod deployments;
 mod error;
 pub mod ingest;
+pub mod lease;
 pub mod quarantine;
 pub mod run;
 pub mod stage;

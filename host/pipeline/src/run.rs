@@ -4,6 +4,12 @@
 //! with backoff while the others keep going; what each stage is doing is kept
 //! in the [`StatusBoard`].
 //!
+//! In the continuous mode several hosts may run one pipeline: the consumer
+//! group spreads the partitions, and each stage steps only on the host
+//! holding its lease ([`lease`]). A `--once` run takes no lease: it is
+//! meant to run alone, and would still be safe beside others (every commit
+//! is checked against the stage's `txn`).
+//!
 //! A stop (the flag `ingot run` sets on SIGTERM or Ctrl-C) does not wait for
 //! a module: the pipeline's modules run on a view of the runtime that ends
 //! every call in flight once the flag is set, so the step fails without
@@ -25,9 +31,10 @@ use ingot_sandbox::Runtime;
 use crate::{
     Error, Result,
     config::PipelineConfig,
-    ingest::{Ingest, IngestReport},
+    ingest::{Assigned, Ingest, IngestReport},
+    lease::{self, Standing},
     stage::{StageRunner, StepOutcome},
-    status::StatusBoard,
+    status::{self, StatusBoard},
 };
 
 /// How often a stop is passed on to the pipeline's module calls.
@@ -174,12 +181,21 @@ impl Pipeline {
                 self.run_stages_once(&mut report, &stop).await;
             }
             RunMode::Continuous => {
+                let assigned = Assigned::default();
                 let ingest = tokio::spawn(supervise_ingest(
                     Arc::clone(&self.config),
                     brokers,
                     Arc::clone(&stop),
+                    Arc::clone(&assigned),
                 ));
-                self.run_stages(&mut report, &stop).await;
+                // Each stage steps on the one host holding its lease.
+                let keeper = lease::Keeper::start(&self.config, &status::host_name());
+                for (i, stage) in self.stages.iter_mut().enumerate() {
+                    stage.set_fence(keeper.fence(i));
+                }
+                self.run_stages(&mut report, &stop, &keeper, &assigned)
+                    .await;
+                keeper.release().await;
                 report.ingest = ingest
                     .await
                     .map_err(|e| Error::Internal(format!("ingest task: {e}")))??;
@@ -225,12 +241,28 @@ impl Pipeline {
 
     /// The continuous stage loop: every stage steps when it has work; a
     /// failing stage backs off on its own without holding up the others.
-    async fn run_stages(&mut self, report: &mut RunReport, stop: &AtomicBool) {
+    async fn run_stages(
+        &mut self,
+        report: &mut RunReport,
+        stop: &AtomicBool,
+        keeper: &lease::Keeper,
+        assigned: &Assigned,
+    ) {
         let mut retry_at: Vec<Option<(Instant, Duration)>> = vec![None; self.stages.len()];
         while !stop.load(Ordering::SeqCst) {
             let mut progressed = false;
+            self.status.set_partitions(
+                assigned
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone(),
+            );
             for (i, stage) in self.stages.iter_mut().enumerate() {
-                if retry_at[i].is_some_and(|(at, _)| Instant::now() < at)
+                let standing = keeper.standing(i);
+                let owner = matches!(standing, Standing::Owner { .. });
+                self.status.set_standing(i, standing);
+                if !owner
+                    || retry_at[i].is_some_and(|(at, _)| Instant::now() < at)
                     || stop.load(Ordering::SeqCst)
                 {
                     continue;
@@ -249,6 +281,9 @@ impl Pipeline {
                     }
                     Err(e) if e.is_conflict() => {
                         tracing::info!(parent: stage.span(), error = %e, "another writer committed first, redoing");
+                    }
+                    Err(e) if e.is_not_owner() => {
+                        tracing::info!(parent: stage.span(), error = %e, "another host runs this stage now");
                     }
                     Err(e) => {
                         let wait = retry_at[i]
@@ -291,6 +326,7 @@ async fn supervise_ingest(
     config: Arc<PipelineConfig>,
     brokers: String,
     stop: Arc<AtomicBool>,
+    assigned: Assigned,
 ) -> Result<IngestReport> {
     let mut total = IngestReport::default();
     let mut wait = Duration::from_secs(1);
@@ -301,7 +337,8 @@ async fn supervise_ingest(
             Handle::current(),
             Arc::clone(&stop),
             false,
-        );
+        )
+        .reporting_to(Arc::clone(&assigned));
         match blocking(move || ingest.run()).await {
             Ok(r) => {
                 total.records += r.records;

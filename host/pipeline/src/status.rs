@@ -18,6 +18,7 @@ use crate::{
     Error, Result,
     config::PipelineConfig,
     deployments::{self, DeploymentsError},
+    lease::Standing,
     stage::{StageRunner, StepOutcome},
 };
 
@@ -43,6 +44,9 @@ pub struct PipelineStatus {
     pub stopped: bool,
     /// Why the pipeline could not start, or stopped, if it did.
     pub error: Option<String>,
+    /// The Kafka partitions this host's ingest holds (`topic/partition`).
+    #[serde(default)]
+    pub partitions: Vec<String>,
     /// Its stages, in order.
     pub stages: Vec<StageStatus>,
 }
@@ -97,6 +101,10 @@ pub struct StageStatus {
     pub quarantined: u64,
     /// The last error, while `state` is not healthy.
     pub last_error: Option<String>,
+    /// Whether this host runs the stage or another host of the fleet
+    /// does (`None` for a `--once` run, which holds no lease).
+    #[serde(default)]
+    pub lease: Option<Standing>,
 }
 
 /// The status a pipeline run keeps and saves.
@@ -122,6 +130,7 @@ impl StatusBoard {
                 updated_at: now_micros(),
                 stopped: false,
                 error: None,
+                partitions: Vec::new(),
                 stages: stages
                     .iter()
                     .map(|s| StageStatus {
@@ -136,6 +145,7 @@ impl StatusBoard {
                         rows_out: 0,
                         quarantined: 0,
                         last_error: None,
+                        lease: None,
                     })
                     .collect(),
             },
@@ -192,12 +202,24 @@ impl StatusBoard {
                     _ => (State::Healthy, None),
                 };
             }
-            Err(e) if e.is_conflict() => {}
+            Err(e) if e.is_conflict() || e.is_not_owner() => {}
             Err(e) => {
                 s.state = State::Retrying;
                 s.last_error = Some(e.to_string());
             }
         }
+    }
+
+    /// Records where this host stands with stage `i` in the fleet.
+    pub fn set_standing(&mut self, i: usize, standing: Standing) {
+        if let Some(s) = self.status.stages.get_mut(i) {
+            s.lease = Some(standing);
+        }
+    }
+
+    /// Records the partitions this host's ingest holds.
+    pub fn set_partitions(&mut self, partitions: Vec<String>) {
+        self.status.partitions = partitions;
     }
 
     /// Marks stage `i` failed with `error` (a run that gave up on it).
@@ -258,9 +280,9 @@ fn status_uri(config: &PipelineConfig, host: &str) -> String {
     format!("{}/{host}.json", config.layout().status_dir())
 }
 
-/// This machine's hostname (`INGOT_HOST_ID` overrides it, for several
-/// hosts on one machine).
-fn host_name() -> String {
+/// This host's name in the fleet: the machine's hostname, or
+/// `INGOT_HOST_ID` (for several hosts on one machine).
+pub fn host_name() -> String {
     std::env::var("INGOT_HOST_ID")
         .ok()
         .filter(|h| !h.is_empty())

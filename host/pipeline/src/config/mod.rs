@@ -63,6 +63,9 @@ pub struct PipelineConfig {
     pub ingest: IngestConfig,
     /// Where tables live.
     pub lake: LakeConfig,
+    /// How the hosts running this pipeline share its stages.
+    #[serde(default)]
+    pub fleet: FleetConfig,
     /// The stages, in order; each reads the table named by its `input`.
     #[serde(default)]
     pub stages: Vec<StageConfig>,
@@ -147,6 +150,32 @@ impl IngestConfig {
     /// `max_latency_ms` as a duration.
     pub fn max_latency(&self) -> Duration {
         Duration::from_millis(self.max_latency_ms)
+    }
+}
+
+/// Several hosts on one pipeline: each stage is run by the one host holding
+/// its lease in the lake (see `ingot_pipeline::lease`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct FleetConfig {
+    /// Seconds a stage's owner may go without renewing its lease before
+    /// another host takes the stage over. The owner renews every quarter
+    /// of it.
+    pub stage_lease_seconds: f64,
+}
+
+impl Default for FleetConfig {
+    fn default() -> Self {
+        Self {
+            stage_lease_seconds: 10.0,
+        }
+    }
+}
+
+impl FleetConfig {
+    /// The lease as a duration.
+    pub fn stage_lease(&self) -> Duration {
+        Duration::from_secs_f64(self.stage_lease_seconds)
     }
 }
 

@@ -33,6 +33,9 @@ impl PipelineConfig {
         if self.ingest.max_records == 0 || self.ingest.max_bytes == 0 {
             return Err(self.invalid("ingest", "max-records and max-bytes must be positive"));
         }
+        if !(0.5..=3600.0).contains(&self.fleet.stage_lease_seconds) {
+            return Err(self.invalid("fleet.stage-lease-seconds", "must be between 0.5 and 3600"));
+        }
         // Every table and object under the root opens with its options.
         ingot_delta::register_lake(&self.lake.root, &self.lake.options)
             .map_err(|e| self.invalid("lake.root", e.to_string()))?;

@@ -193,6 +193,12 @@ impl StageRunner {
         self.executor.set_gate(gate);
     }
 
+    /// Makes each step check `fence` before it commits (a stage run by
+    /// one host of a fleet at a time, see [`crate::lease`]).
+    pub fn set_fence(&mut self, fence: crate::lease::Fence) {
+        self.sinks.set_fence(fence);
+    }
+
     /// The module that runs now.
     pub fn module(&self) -> &ingot_sandbox::Module {
         self.executor.module()

@@ -12,7 +12,7 @@ use ingot_delta::{Appender, Table, TableError, Tombstones, WriteMode};
 
 use super::execute::OutputCheck;
 use super::progress::{Expect, Observed, Plan, Progress};
-use crate::{Error, Result, quarantine};
+use crate::{Error, Result, lease::Fence, quarantine};
 
 /// The tables a stage writes.
 pub struct Sinks {
@@ -22,6 +22,8 @@ pub struct Sinks {
     tombstones: Option<Tombstones>,
     output: Option<Table>,
     quarantine: Option<Table>,
+    /// Checked before a step's commits when the stage runs in a fleet.
+    fence: Option<Fence>,
 }
 
 /// The output of a step, gathered chunk by chunk: an append to an existing
@@ -103,7 +105,14 @@ impl Sinks {
             tombstones: tombstones_uri.map(Tombstones::new),
             output: None,
             quarantine: None,
+            fence: None,
         }
+    }
+
+    /// Makes every step check `fence` before its first commit: a host that
+    /// lost the stage's lease commits nothing.
+    pub fn set_fence(&mut self, fence: Fence) {
+        self.fence = Some(fence);
     }
 
     /// The output table's write mode.
@@ -187,13 +196,17 @@ impl Sinks {
     /// # Errors
     /// [`TableError::Conflict`] when a table no longer holds the progress the
     /// plan expects; other table errors. A commit not made leaves the
-    /// protocol's state as a crash at that point would.
+    /// protocol's state as a crash at that point would. [`Error::NotOwner`]
+    /// when the fence shows another host owns the stage.
     pub async fn commit(
         &mut self,
         plan: Plan,
         outputs: Outputs,
         rejects: &[quarantine::Reject],
     ) -> Result<Written> {
+        if let Some(fence) = &self.fence {
+            fence.check().await?;
+        }
         if let Some(q) = &plan.quarantine {
             let table = open_or_create(
                 &mut self.quarantine,

@@ -26,6 +26,17 @@ impl EmbeddedBroker {
     ///
     /// [`SourceError::Embedded`] if librdkafka cannot start it.
     pub fn start(topics: &[String], partitions: i32) -> Result<Self, SourceError> {
+        let topics: Vec<(String, i32)> = topics.iter().map(|t| (t.clone(), partitions)).collect();
+        Self::start_topics(&topics)
+    }
+
+    /// Starts a one-broker mock cluster with each topic of `topics` and its
+    /// partition count.
+    ///
+    /// # Errors
+    ///
+    /// [`SourceError::Embedded`] if librdkafka cannot start it.
+    pub fn start_topics(topics: &[(String, i32)]) -> Result<Self, SourceError> {
         let (ready_tx, ready_rx) = mpsc::channel();
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let topics = topics.to_vec();
@@ -36,9 +47,9 @@ impl EmbeddedBroker {
                 let started = MockCluster::new(1)
                     .map_err(|e| e.to_string())
                     .and_then(|cluster| {
-                        for topic in &topics {
+                        for (topic, partitions) in &topics {
                             cluster
-                                .create_topic(topic, partitions, 1)
+                                .create_topic(topic, *partitions, 1)
                                 .map_err(|e| format!("cannot create topic {topic}: {e}"))?;
                         }
                         Ok(cluster)

@@ -6,6 +6,7 @@ use std::{path::PathBuf, sync::Arc};
 use ingot_core::short_digest as short;
 use ingot_pipeline::{
     config::PipelineConfig,
+    lease::Standing,
     stage::StageRunner,
     status::{self, PipelineStatus},
 };
@@ -125,9 +126,13 @@ fn print_status(pipelines: &[PipelineConfig], all: &[PipelineStatus]) {
             if let Some(e) = &s.error {
                 println!("  stopped by: {e}");
             }
+            if !s.partitions.is_empty() {
+                println!("  partitions: {}", s.partitions.join(", "));
+            }
             println!(
-                "  {:<16} {:<9} {:<13} {:>13} {:>8} {:>10} {:>10} {:>11}  last error",
+                "  {:<16} {:<14} {:<9} {:<13} {:>13} {:>8} {:>10} {:>10} {:>11}  last error",
                 "stage",
+                "runs",
                 "state",
                 "module",
                 "input done",
@@ -143,8 +148,9 @@ fn print_status(pipelines: &[PipelineConfig], all: &[PipelineStatus]) {
                     _ => "-".to_owned(),
                 };
                 println!(
-                    "  {:<16} {:<9} {:<13} {:>13} {:>8} {:>10} {:>10} {:>11}  {}",
+                    "  {:<16} {:<14} {:<9} {:<13} {:>13} {:>8} {:>10} {:>10} {:>11}  {}",
                     st.stage,
+                    runs(st.lease.as_ref()),
                     st.state,
                     short(&st.module),
                     progress,
@@ -156,6 +162,17 @@ fn print_status(pipelines: &[PipelineConfig], all: &[PipelineStatus]) {
                 );
             }
         }
+    }
+}
+
+/// Where a stage runs, as a host's status saw it: `here` (it holds the
+/// lease, with its epoch), `on <host>`, or `-` (a `--once` run, no lease).
+fn runs(lease: Option<&Standing>) -> String {
+    match lease {
+        None => "-".to_owned(),
+        Some(Standing::Owner { epoch }) => format!("here (#{epoch})"),
+        Some(Standing::Standby { owner, .. }) => format!("on {owner}"),
+        Some(Standing::Unknown) => "unknown".to_owned(),
     }
 }
 

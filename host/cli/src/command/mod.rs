@@ -59,6 +59,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Send sample records to a topic.
     Produce(ProduceArgs),
+    /// Run librdkafka's mock cluster (the embedded broker) as a process that
+    /// other hosts and any Kafka client connect to; prints its address.
+    Broker(BrokerArgs),
     /// Validate a module for a stage and deploy it; running hosts switch to
     /// it between two commits.
     Deploy(DeployArgs),
@@ -134,6 +137,20 @@ pub struct ProduceArgs {
     /// Malformed records per thousand (logs and osquery).
     #[arg(long, default_value_t = 30)]
     pub malformed_per_mille: u32,
+}
+
+/// The arguments of `ingot broker`.
+#[derive(Debug, Args)]
+pub struct BrokerArgs {
+    /// A topic to create, as NAME or NAME:PARTITIONS (repeatable).
+    #[arg(long = "topic", required = true, value_parser = parse_topic)]
+    pub topics: Vec<(String, i32)>,
+    /// Partitions of a topic given without a count.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=1000))]
+    pub partitions: i32,
+    /// Also write the bootstrap address to this file (for scripts).
+    #[arg(long)]
+    pub address_file: Option<PathBuf>,
 }
 
 /// The arguments of `ingot deploy`.
@@ -332,6 +349,7 @@ impl Cli {
             Command::Status(args) => admin::status(&args).await,
             Command::Demo(args) => demo::demo(args, cache_dir).await,
             Command::Produce(args) => demo::produce(args).await,
+            Command::Broker(args) => run::broker(&args).await,
             Command::Show(args) => table::show(&args).await,
             Command::Deploy(args) => admin::deploy(args, cache_dir).await,
             Command::Rollback(args) => admin::rollback(&args, cache_dir).await,
@@ -346,6 +364,26 @@ impl Cli {
 
 fn default_cache_dir() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/ingot/modules"))
+}
+
+/// `NAME[:PARTITIONS]` of `ingot broker --topic`; 0 partitions stands for
+/// "the default".
+fn parse_topic(text: &str) -> std::result::Result<(String, i32), String> {
+    let (name, partitions) = match text.split_once(':') {
+        Some((name, n)) => {
+            let n: i32 = n
+                .parse()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| format!("`{n}` is not a partition count between 1 and 1000"))?;
+            (name, n)
+        }
+        None => (text, 0),
+    };
+    if name.is_empty() {
+        return Err(format!("`{text}` names no topic"));
+    }
+    Ok((name.to_owned(), partitions))
 }
 
 /// `KEY=VALUE` of `--config`.

@@ -72,6 +72,41 @@ pub(super) async fn serve(file: &Path, once: bool, cache_dir: Option<PathBuf>) -
     Ok(i32::from(failed))
 }
 
+/// `ingot broker`: the mock cluster until Ctrl-C or SIGTERM.
+pub(super) async fn broker(args: &super::BrokerArgs) -> Result<i32> {
+    let topics: Vec<(String, i32)> = args
+        .topics
+        .iter()
+        .map(|(t, n)| (t.clone(), if *n == 0 { args.partitions } else { *n }))
+        .collect();
+    let broker = EmbeddedBroker::start_topics(&topics)?;
+    let address = broker.bootstrap().to_owned();
+    if let Some(file) = &args.address_file {
+        std::fs::write(file, format!("{address}\n")).map_err(|source| crate::Error::Io {
+            path: file.clone(),
+            source,
+        })?;
+    }
+    println!("bootstrap: {address}");
+    println!(
+        "topics: {}",
+        args.topics
+            .iter()
+            .map(|(t, _)| t.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "(librdkafka's mock cluster: data in memory, 5 MiB / 100,000 messages kept per partition; Ctrl-C stops it)"
+    );
+    let stop = stop_on_ctrl_c();
+    while !stop.load(Ordering::SeqCst) {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    drop(broker);
+    Ok(0)
+}
+
 /// Sets the returned flag on Ctrl-C or SIGTERM: the run stops after its
 /// current commit. A second signal aborts at once.
 pub(super) fn stop_on_ctrl_c() -> Arc<AtomicBool> {

@@ -68,6 +68,7 @@ mod data_loss;
 mod debezium;
 mod faults;
 mod faults_workloads;
+mod fleet;
 mod hostile;
 mod hot_swap;
 mod lake;

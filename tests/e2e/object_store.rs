@@ -151,3 +151,61 @@ fn assert_each_commit_written_once(s3: &S3Server, uri: &str) {
         "{uri}: commit files stored more than once or deleted (version: deleted per stored version): {twice:?}"
     );
 }
+
+/// `ingot run --once` on `toml` (a pipeline on `lake`), which must fail
+/// within `within`; returns its stderr.
+fn run_refused(lake: &Lake, toml: &str, within: Duration) -> String {
+    let pipeline = lake.write_pipeline(toml);
+    let started = std::time::Instant::now();
+    let out = lake.run_ingot(["run".as_ref(), pipeline.as_os_str(), "--once".as_ref()]);
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "ingot ran:\n{stderr}");
+    assert!(took < within, "refused only after {took:?}:\n{stderr}");
+    stderr
+}
+
+/// A store that ignores `If-None-Match` would let two writers commit one
+/// table version: a run refuses it before its first commit, naming the
+/// lake and the option that declares a single-writer store.
+#[test]
+fn a_store_that_ignores_conditional_puts_is_refused_before_any_commit() {
+    let s3 = S3Server::start_ignoring_conditional_puts();
+    let create = [("If-None-Match", "*")];
+    for body in ["first", "second"] {
+        let put = s3.put("probe/key", body, &create);
+        assert_eq!(
+            put.status, 200,
+            "this server ignores the precondition: {put:?}"
+        );
+    }
+    assert_eq!(s3.get("probe/key").body, "second");
+
+    let lake = Lake::on_s3(&s3);
+    // No broker is needed: the store is checked first.
+    let stderr = run_refused(
+        &lake,
+        &log_pipeline("127.0.0.1:9", &lake, ""),
+        Duration::from_secs(60),
+    );
+    assert!(stderr.contains("ignores If-None-Match"), "{stderr}");
+    assert!(stderr.contains(&lake.root_uri()), "{stderr}");
+    assert!(stderr.contains("aws_s3_allow_unsafe_rename"), "{stderr}");
+    assert!(
+        !lake::exists(&uri(&lake, "bronze")),
+        "nothing was committed"
+    );
+}
+
+/// A lake in a bucket that does not exist stops the run at once with an
+/// error naming the lake, not after minutes of retries.
+#[test]
+fn a_lake_in_a_missing_bucket_stops_the_run_naming_it() {
+    let s3 = S3Server::start();
+    let lake = Lake::on_s3(&s3);
+    let missing = "s3://no-such-bucket/lake";
+    let toml = log_pipeline("127.0.0.1:9", &lake, "").replace(&lake.root_uri(), missing);
+    let stderr = run_refused(&lake, &toml, Duration::from_secs(30));
+    assert!(stderr.contains(missing), "{stderr}");
+    assert!(stderr.contains("bucket"), "{stderr}");
+}

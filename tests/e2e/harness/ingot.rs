@@ -142,6 +142,18 @@ impl Lake {
     {
         spawn(ingot(args, self.env()))
     }
+
+    /// [`Lake::spawn_ingot`] as fleet host `host` (`INGOT_HOST_ID`): the
+    /// name its status document and stage leases carry.
+    pub fn spawn_host<I, S>(&self, host: &str, args: I) -> IngotProcess
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut command = ingot(args, self.env());
+        command.env("INGOT_HOST_ID", host);
+        spawn(command)
+    }
 }
 
 impl Default for Lake {

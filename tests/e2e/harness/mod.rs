@@ -25,7 +25,7 @@ pub mod s3;
 pub mod workloads;
 
 pub use broker::{Broker, Consumed, consume, produce, produce_unbatched, tail, tail_text};
-pub use ingot::{Lake, run_ingot, run_ingot_ok, run_ingot_with_fault, spawn_ingot};
+pub use ingot::{IngotProcess, Lake, run_ingot, run_ingot_ok, run_ingot_with_fault, spawn_ingot};
 pub use modules::{modules, ported};
 pub use s3::S3Server;
 

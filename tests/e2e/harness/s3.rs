@@ -84,6 +84,17 @@ impl S3Server {
     ///
     /// Panics, with the server's log, when it cannot be found or started.
     pub fn start() -> Self {
+        Self::start_as(Flavour::Honest)
+    }
+
+    /// [`S3Server::start`], for a server that ignores `If-None-Match` (a
+    /// second create-only put of a key succeeds and overwrites it): a store
+    /// two writers of one table could both commit the same version to.
+    pub fn start_ignoring_conditional_puts() -> Self {
+        Self::start_as(Flavour::IgnoresConditionalPuts)
+    }
+
+    fn start_as(flavour: Flavour) -> Self {
         let bin = moto_binary();
         for attempt in 1..=START_ATTEMPTS {
             let dir = tempfile::Builder::new()
@@ -92,7 +103,7 @@ impl S3Server {
                 .expect("create a temp dir for the moto log");
             let port = free_port();
             let log = dir.path().join("moto.log");
-            let child = spawn_moto(bin, port, &log);
+            let child = spawn_moto(bin, flavour, port, &log);
             let mut server = S3Server {
                 child,
                 port,
@@ -321,11 +332,36 @@ fn install_moto() -> PathBuf {
     PathBuf::from(last)
 }
 
-fn spawn_moto(bin: &Path, port: u16, log: &Path) -> Child {
+/// Which server [`S3Server::start_as`] runs.
+#[derive(Clone, Copy)]
+enum Flavour {
+    /// moto as it is: conditional puts honoured, as on S3.
+    Honest,
+    /// moto behind `moto_ignoring_conditional_puts.py`.
+    IgnoresConditionalPuts,
+}
+
+fn spawn_moto(bin: &Path, flavour: Flavour, port: u16, log: &Path) -> Child {
     let out = File::create(log).expect("create the moto log file");
     let err = out.try_clone().expect("clone the moto log handle");
-    Command::new(bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+    let port = port.to_string();
+    let mut command = match flavour {
+        Flavour::Honest => {
+            let mut c = Command::new(bin);
+            c.args(["-H", "127.0.0.1", "-p", &port]);
+            c
+        }
+        Flavour::IgnoresConditionalPuts => {
+            // The venv's interpreter sits beside its moto_server script.
+            let python = bin.with_file_name("python");
+            let script =
+                workspace_root().join("tests/e2e/harness/moto_ignoring_conditional_puts.py");
+            let mut c = Command::new(python);
+            c.arg(script).args(["127.0.0.1", &port]);
+            c
+        }
+    };
+    command
         .env("PYTHONUNBUFFERED", "1")
         .stdin(Stdio::null())
         .stdout(out)

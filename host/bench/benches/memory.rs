@@ -113,6 +113,10 @@ struct Measured {
 
 /// Runs this binary with `--child file` and reads its peak resident set
 /// (`wait4` reports that child's own, in KiB).
+#[expect(
+    unsafe_code,
+    reason = "wait4 is the one call that reports a given child's own peak resident set"
+)]
 fn measure_child(file: &Path) -> Result<Measured> {
     let started = Instant::now();
     let child = Command::new(std::env::current_exe()?)
@@ -227,24 +231,24 @@ fn counts(run: &Path) -> Result<(i64, usize, i64)> {
         };
         let silver = table("silver").await?;
         let gold = table("gold").await?;
-        let count = |t: &ingot_delta::Table| {
-            let sql = "SELECT CAST(count(*) AS BIGINT) FROM t".to_owned();
-            async move {
-                let batches = t.query(&sql).await?;
-                let column = batches[0]
-                    .column(0)
-                    .as_any()
-                    .downcast_ref::<ingot_core::arrow::array::Int64Array>()
-                    .context("a count")?
-                    .value(0);
-                Ok::<_, anyhow::Error>(column)
-            }
-        };
         let commits = (0..=silver.version())
             .filter(|&v| silver_commit(run, v))
             .count();
         Ok((count(&silver).await?, commits, count(&gold).await?))
     })
+}
+
+/// The rows of `table`.
+async fn count(table: &ingot_delta::Table) -> Result<i64> {
+    let batches = table
+        .query("SELECT CAST(count(*) AS BIGINT) FROM t")
+        .await?;
+    Ok(batches[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<ingot_core::arrow::array::Int64Array>()
+        .context("a count")?
+        .value(0))
 }
 
 /// Whether version `v` of silver is an output commit of the stage (its

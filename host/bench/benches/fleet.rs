@@ -30,6 +30,8 @@ mod broker;
 #[path = "common/bronze.rs"]
 mod bronze;
 mod common;
+#[path = "common/log_pipeline.rs"]
+mod log_pipeline;
 #[path = "common/pipeline.rs"]
 mod pipeline;
 #[path = "../../../tests/e2e/harness/s3.rs"]
@@ -56,9 +58,8 @@ use ingot_pipeline::config::PipelineConfig;
 use ingot_sandbox::Runtime;
 
 use broker::{Broker, tail};
-use common::{
-    Table, decimal, env_count, guest_module, log_records, machine, thousands, workspace_root,
-};
+use common::{Table, decimal, env_count, log_records, machine, thousands, workspace_root};
+use log_pipeline::{LogPipeline, local_lake, quote};
 use pipeline::{commits, run_ingest, run_stage};
 use s3::S3Server;
 
@@ -66,10 +67,6 @@ use s3::S3Server;
 const TOPIC: &str = "bench";
 
 fn main() -> Result<()> {
-    let latency_commits = env_count("INGOT_BENCH_COMMITS", 50)?;
-    let records = env_count("INGOT_BENCH_RECORDS", 300_000)?;
-    let fleet_records = env_count("INGOT_BENCH_FLEET_RECORDS", 96_000)?;
-    let failovers = env_count("INGOT_BENCH_FAILOVERS", 3)?;
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -77,18 +74,26 @@ fn main() -> Result<()> {
     let dir = tempfile::Builder::new()
         .prefix("ingot-bench-fleet-")
         .tempdir()?;
-    let local = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
-    let remote = |name: &str| -> Result<String> {
-        let root = s3.fresh_root();
-        ingot_delta::register_lake(&root, &s3.reader_options())?;
-        Ok(format!("{root}/{name}"))
-    };
-
     println!("# Object-store lakes and fleets\n");
-    println!("## Commit latency ({latency_commits} commits of 100 rows, one after another)\n");
+    print_commit_latency(&tokio, &s3, dir.path())?;
+    print_medallion(&tokio, &s3, dir.path())?;
+    let bin = ingot_binary()?;
+    print_hosts(&bin, &s3, dir.path())?;
+    print_failover(&bin, &s3, dir.path())?;
+    println!("machine: {}", machine());
+    Ok(())
+}
+
+/// Part 1: commit latency on a folder and on S3.
+fn print_commit_latency(tokio: &tokio::runtime::Runtime, s3: &S3Server, dir: &Path) -> Result<()> {
+    let n = env_count("INGOT_BENCH_COMMITS", 50)?;
+    println!("## Commit latency ({n} commits of 100 rows, one after another)\n");
+    let folder = dir.join("latency").to_string_lossy().into_owned();
+    let root = s3.fresh_root();
+    ingot_delta::register_lake(&root, &s3.reader_options())?;
+    let on_folder = commit_latency(tokio, &folder, n)?;
+    let on_s3 = commit_latency(tokio, &format!("{root}/latency"), n)?;
     let mut table = Table::new(&["lake", "p50 ms", "p99 ms", "mean ms", "vs folder"]);
-    let on_folder = commit_latency(&tokio, &local("latency"), latency_commits)?;
-    let on_s3 = commit_latency(&tokio, &remote("latency")?, latency_commits)?;
     for (name, l) in [
         ("local folder", &on_folder),
         ("S3 (moto, loopback)", &on_s3),
@@ -102,7 +107,12 @@ fn main() -> Result<()> {
         ]);
     }
     println!("{}", table.render());
+    Ok(())
+}
 
+/// Part 2: the medallion in process on a folder and on S3.
+fn print_medallion(tokio: &tokio::runtime::Runtime, s3: &S3Server, dir: &Path) -> Result<()> {
+    let records = env_count("INGOT_BENCH_RECORDS", 300_000)?;
     println!(
         "## The medallion on each lake ({} records of ~{} bytes, Tansu, in process)\n",
         thousands(records as f64),
@@ -112,26 +122,16 @@ fn main() -> Result<()> {
     broker.create_topic(TOPIC, 4);
     let sent = produce(&broker.bootstrap(), TOPIC, log_records(records), None)?;
     ensure!(sent as usize == records, "produced {sent} of {records}");
+    let folder = medallion(tokio, &broker.bootstrap(), &dir.join("m-local"), None)?;
+    let store = medallion(tokio, &broker.bootstrap(), &dir.join("m-s3"), Some(s3))?;
     let mut table = Table::new(&[
         "phase",
         "folder s",
         "S3 s",
         "folder rec/s",
         "S3 rec/s",
-        "S3 / folder",
+        "S3 rate / folder rate",
     ]);
-    let folder = medallion(
-        &tokio,
-        &broker.bootstrap(),
-        &dir.path().join("m-local"),
-        None,
-    )?;
-    let store = medallion(
-        &tokio,
-        &broker.bootstrap(),
-        &dir.path().join("m-s3"),
-        Some(&s3),
-    )?;
     for (i, phase) in ["ingest", "silver", "gold"].iter().enumerate() {
         let (f, s) = (folder[i], store[i]);
         table.row(vec![
@@ -144,39 +144,46 @@ fn main() -> Result<()> {
         ]);
     }
     println!("{}", table.render());
-    drop(broker);
+    Ok(())
+}
 
-    let bin = ingot_binary()?;
+/// Part 3: 1, 2 and 3 hosts draining one backlog.
+fn print_hosts(bin: &Path, s3: &S3Server, dir: &Path) -> Result<()> {
+    let records = env_count("INGOT_BENCH_FLEET_RECORDS", 96_000)?;
     println!(
         "## Hosts on one S3 lake ({} records in 16 partitions, mock cluster, `ingot run` processes)\n",
-        thousands(fleet_records as f64)
+        thousands(records as f64)
     );
     let mut table = Table::new(&["hosts", "seconds to gold", "records/s", "vs 1 host"]);
     let mut one = None;
     for hosts in 1..=3 {
-        let seconds = fleet_run(&bin, &s3, dir.path(), hosts, fleet_records)?;
+        let seconds = fleet_run(bin, s3, dir, hosts, records)?;
         let base = *one.get_or_insert(seconds);
         table.row(vec![
             hosts.to_string(),
             decimal(seconds),
-            thousands(fleet_records as f64 / seconds),
+            thousands(records as f64 / seconds),
             format!("{}x", decimal(base / seconds)),
         ]);
     }
     println!("{}", table.render());
+    Ok(())
+}
 
+/// Part 4: failover times.
+fn print_failover(bin: &Path, s3: &S3Server, dir: &Path) -> Result<()> {
+    let runs = env_count("INGOT_BENCH_FAILOVERS", 3)?;
     println!("## Failover (2 hosts, defaults: 10 s stage lease, 10 s group session)\n");
     let mut table = Table::new(&[
         "run",
         "stage commits again after (s)",
         "partitions commit again after (s)",
     ]);
-    for run in 1..=failovers {
-        let (stage, partitions) = failover(&bin, &s3, dir.path(), run)?;
+    for run in 1..=runs {
+        let (stage, partitions) = failover(bin, s3, dir, run)?;
         table.row(vec![run.to_string(), decimal(stage), decimal(partitions)]);
     }
     println!("{}", table.render());
-    println!("machine: {}", machine());
     Ok(())
 }
 
@@ -244,7 +251,7 @@ fn medallion(
         Some(s3) => LakeToml::on_s3(s3),
         None => LakeToml::local(&dir.join("lake")),
     };
-    let text = log_pipeline(bootstrap, &lake, "max-records = 200000", "")?;
+    let text = log_pipeline(bootstrap, &lake, "max-records = 200000")?;
     let config = Arc::new(PipelineConfig::parse(&text, &dir.join("bench.toml"))?);
     let (report, ingest) = run_ingest(tokio, &config, bootstrap)?;
     let runtime = Arc::new(Runtime::new(Some(dir.join("module-cache")))?);
@@ -275,22 +282,25 @@ impl LakeToml {
     fn local(root: &Path) -> Self {
         let root = root.to_string_lossy().into_owned();
         LakeToml {
-            toml: format!("[lake]\nroot = {}\n", quote(&root)),
+            toml: local_lake(Path::new(&root)),
             root,
             env: Vec::new(),
         }
     }
 
+    /// A fresh lake on `s3`. The in-process runs read `[lake.options]`
+    /// only (this process has no credentials in its environment), so the
+    /// test credentials go there too.
     fn on_s3(s3: &S3Server) -> Self {
         let root = s3.fresh_root();
-        ingot_delta::register_lake(&root, &s3.reader_options())
-            .expect("invariant: an s3:// root registers");
+        let options = s3.reader_options();
+        ingot_delta::register_lake(&root, &options).expect("invariant: an s3:// root registers");
+        let options: String = options
+            .iter()
+            .map(|(k, v)| format!("{k} = {}\n", quote(v)))
+            .collect();
         LakeToml {
-            toml: format!(
-                "[lake]\nroot = {}\n{}",
-                quote(&root),
-                s3.lake_options_toml()
-            ),
+            toml: format!("[lake]\nroot = {}\n[lake.options]\n{options}", quote(&root)),
             root,
             env: s3.child_env(),
         }
@@ -301,45 +311,17 @@ impl LakeToml {
     }
 }
 
-fn quote(s: &str) -> String {
-    toml::Value::String(s.to_owned()).to_string()
-}
-
-/// The log pipeline (`log_parse.wasm` into silver, `level_counts.wasm`
-/// accumulating into gold) on `lake`; `ingest` goes under `[ingest]`,
-/// `extra` at the end.
-fn log_pipeline(bootstrap: &str, lake: &LakeToml, ingest: &str, extra: &str) -> Result<String> {
-    Ok(format!(
-        r#"name = "bench"
-
-[kafka]
-brokers = {brokers}
-topics = [{topic}]
-
-[ingest]
-{ingest}
-
-{lake}
-[[stages]]
-name = "silver"
-module = {log_parse}
-mode = "append"
-
-[[stages]]
-name = "gold"
-module = {level_counts}
-mode = "accumulate"
-keys = ["level"]
-measures = ["count", "latency_ms_sum"]
-
-{extra}
-"#,
-        brokers = quote(bootstrap),
-        topic = quote(TOPIC),
-        lake = lake.toml,
-        log_parse = quote(&guest_module("log_parse")?.to_string_lossy()),
-        level_counts = quote(&guest_module("level_counts")?.to_string_lossy()),
-    ))
+/// The bench's log pipeline on `lake`; `ingest` goes under `[ingest]`.
+fn log_pipeline(bootstrap: &str, lake: &LakeToml, ingest: &str) -> Result<String> {
+    LogPipeline {
+        name: "bench",
+        brokers: bootstrap,
+        topic: TOPIC,
+        lake: &lake.toml,
+        ingest,
+        stage_keys: "",
+    }
+    .toml()
 }
 
 /// The `ingot` binary: `INGOT_BIN`, else the one beside this bench's
@@ -419,13 +401,12 @@ fn fleet_setup(
     dir: &Path,
     name: &str,
     partitions: i32,
-    extra: &str,
 ) -> Result<(LakeToml, EmbeddedBroker, PathBuf)> {
     let lake = LakeToml::on_s3(s3);
     let broker = EmbeddedBroker::start(&[TOPIC.to_owned()], partitions)?;
     let run = dir.join(name);
     std::fs::create_dir_all(&run)?;
-    let text = log_pipeline(broker.bootstrap(), &lake, "max-latency-ms = 500", extra)?;
+    let text = log_pipeline(broker.bootstrap(), &lake, "max-latency-ms = 500")?;
     let file = run.join("pipeline.toml");
     std::fs::write(&file, text)?;
     Ok((lake, broker, file))
@@ -434,7 +415,7 @@ fn fleet_setup(
 /// `hosts` hosts draining a backlog of `records`: seconds from their start
 /// until gold counts every record.
 fn fleet_run(bin: &Path, s3: &S3Server, dir: &Path, hosts: usize, records: usize) -> Result<f64> {
-    let (lake, broker, file) = fleet_setup(s3, dir, &format!("hosts-{hosts}"), 16, "")?;
+    let (lake, broker, file) = fleet_setup(s3, dir, &format!("hosts-{hosts}"), 16)?;
     let sent = produce(broker.bootstrap(), TOPIC, log_records(records), None)?;
     ensure!(sent as usize == records, "produced {sent} of {records}");
     let started = Instant::now();
@@ -456,7 +437,7 @@ fn fleet_run(bin: &Path, s3: &S3Server, dir: &Path, hosts: usize, records: usize
 /// One failover: (seconds until silver commits on the survivor, seconds
 /// until every partition of the dead host has a bronze commit again).
 fn failover(bin: &Path, s3: &S3Server, dir: &Path, run: usize) -> Result<(f64, f64)> {
-    let (lake, broker, file) = fleet_setup(s3, dir, &format!("failover-{run}"), 4, "")?;
+    let (lake, broker, file) = fleet_setup(s3, dir, &format!("failover-{run}"), 4)?;
     let bootstrap = broker.bootstrap().to_owned();
     let producing = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let flag = Arc::clone(&producing);

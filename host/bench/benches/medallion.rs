@@ -23,6 +23,8 @@
 )]
 mod broker;
 mod common;
+#[path = "common/log_pipeline.rs"]
+mod log_pipeline;
 #[path = "medallion/peer.rs"]
 mod peer;
 #[path = "common/pipeline.rs"]
@@ -39,7 +41,8 @@ use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use broker::{Broker, client_config};
-use common::{Table, decimal, env_count, guest_module, log_records, thousands, workspace_root};
+use common::{Table, decimal, env_count, log_records, thousands, workspace_root};
+use log_pipeline::{LogPipeline, local_lake};
 use pipeline::{StageTotals, commits, run_ingest, run_stage};
 
 /// The topic every reader drains.
@@ -202,40 +205,15 @@ fn raw_consume(bootstrap: &str, records: usize) -> Result<Row> {
 
 /// The pipeline file of the benchmark: the log medallion on `bootstrap`.
 fn pipeline_config(bootstrap: &str, lake: &std::path::Path) -> Result<PipelineConfig> {
-    let quote = |s: &str| toml::Value::String(s.to_owned()).to_string();
-    let log_parse = guest_module("log_parse")?;
-    let level_counts = guest_module("level_counts")?;
-    let text = format!(
-        r#"name = "bench"
-
-[kafka]
-brokers = {brokers}
-topics = [{topic}]
-
-[ingest]
-max-records = {MAX_RECORDS}
-
-[lake]
-root = {root}
-
-[[stages]]
-name = "silver"
-module = {log_parse}
-mode = "append"
-
-[[stages]]
-name = "gold"
-module = {level_counts}
-mode = "accumulate"
-keys = ["level"]
-measures = ["count", "latency_ms_sum"]
-"#,
-        brokers = quote(bootstrap),
-        topic = quote(TOPIC),
-        root = quote(&lake.join("lake").to_string_lossy()),
-        log_parse = quote(&log_parse.to_string_lossy()),
-        level_counts = quote(&level_counts.to_string_lossy()),
-    );
+    let text = LogPipeline {
+        name: "bench",
+        brokers: bootstrap,
+        topic: TOPIC,
+        lake: &local_lake(&lake.join("lake")),
+        ingest: &format!("max-records = {MAX_RECORDS}"),
+        stage_keys: "",
+    }
+    .toml()?;
     Ok(PipelineConfig::parse(&text, &lake.join("bench.toml"))?)
 }
 

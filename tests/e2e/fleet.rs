@@ -230,6 +230,61 @@ fn wait_drained(lake: &Lake, lines: &[LogLine], hosts: &[&IngotProcess]) {
     }
 }
 
+/// Waits until the group has given every host in `names` partitions and
+/// the hosts hold every partition between them.
+fn wait_spread(lake: &Lake, names: &[String]) {
+    wait_until(
+        "the group spreads the partitions over the hosts",
+        Duration::from_secs(60),
+        || {
+            let held: Vec<BTreeSet<i32>> = names.iter().map(|n| partitions_of(lake, n)).collect();
+            held.iter().all(|p| !p.is_empty())
+                && held.iter().flatten().collect::<BTreeSet<_>>().len() == PARTITIONS as usize
+        },
+    );
+}
+
+/// SIGKILLs the host owning silver (removing it from `hosts`), then waits
+/// until silver commits on a live host and each partition the dead host
+/// held gets a bronze commit again, each within [`FAILOVER_BOUND`]; prints
+/// how long each took.
+fn kill_the_owner_of_silver(lake: &Lake, hosts: &mut Vec<(String, IngotProcess)>) {
+    let (epoch, dead) = owner(lake, "silver").expect("an owner");
+    let held = partitions_of(lake, &dead);
+    let before = bronze_offsets(lake, &held);
+    let silver_version = lake::open(&uri(lake, "silver")).version();
+    let at = hosts.iter().position(|(n, _)| *n == dead).expect("a host");
+    let (_, mut killed) = hosts.remove(at);
+    killed.kill();
+
+    let killed_at = Instant::now();
+    let lease_moved = wait_until(
+        "silver's lease moves to a live host",
+        FAILOVER_BOUND,
+        || owner(lake, "silver").is_some_and(|(e, h)| e > epoch && h != dead),
+    );
+    wait_until("silver commits on its new host", FAILOVER_BOUND, || {
+        lake::open(&uri(lake, "silver")).version() > silver_version
+    });
+    let stage_failover = killed_at.elapsed();
+    wait_until(
+        "the dead host's partitions commit again",
+        FAILOVER_BOUND,
+        || {
+            bronze_offsets(lake, &held)
+                .iter()
+                .zip(&before)
+                .all(|(now, then)| now > then)
+        },
+    );
+    eprintln!(
+        "failover after SIGKILL of {dead} (partitions {held:?}): lease moved after \
+         {lease_moved:?}, silver committed after {stage_failover:?}, the partitions after \
+         {:?}",
+        killed_at.elapsed()
+    );
+}
+
 fn signal(process: &IngotProcess, signal: &str) {
     let pid = process.child.id().to_string();
     let sent = Command::new("kill").args([signal, &pid]).status();
@@ -266,49 +321,8 @@ fn a_fleet_on_s3_survives_a_death_a_departure_and_a_join_losing_nothing() {
         rows(&lake, "silver") > 0
     });
     let names: Vec<String> = hosts.iter().map(|(n, _)| n.clone()).collect();
-    wait_until(
-        "the group spreads the partitions over the hosts",
-        Duration::from_secs(60),
-        || {
-            let held: Vec<BTreeSet<i32>> = names.iter().map(|n| partitions_of(&lake, n)).collect();
-            held.iter().all(|p| !p.is_empty())
-                && held.iter().flatten().collect::<BTreeSet<_>>().len() == PARTITIONS as usize
-        },
-    );
-    let (epoch, dead) = owner(&lake, "silver").expect("an owner");
-    let held = partitions_of(&lake, &dead);
-    let before = bronze_offsets(&lake, &held);
-    let silver_version = lake::open(&uri(&lake, "silver")).version();
-    let at = hosts.iter().position(|(n, _)| *n == dead).expect("a host");
-    let (_, mut killed) = hosts.remove(at);
-    killed.kill();
-
-    let killed_at = Instant::now();
-    let lease_moved = wait_until(
-        "silver's lease moves to a live host",
-        FAILOVER_BOUND,
-        || owner(&lake, "silver").is_some_and(|(e, h)| e > epoch && h != dead),
-    );
-    wait_until("silver commits on its new host", FAILOVER_BOUND, || {
-        lake::open(&uri(&lake, "silver")).version() > silver_version
-    });
-    let stage_failover = killed_at.elapsed();
-    wait_until(
-        "the dead host's partitions commit again",
-        FAILOVER_BOUND,
-        || {
-            bronze_offsets(&lake, &held)
-                .iter()
-                .zip(&before)
-                .all(|(now, then)| now > then)
-        },
-    );
-    let partition_failover = killed_at.elapsed();
-    eprintln!(
-        "failover after SIGKILL of {dead} (partitions {held:?}): lease moved after \
-         {lease_moved:?}, silver committed after {stage_failover:?}, the partitions after \
-         {partition_failover:?}"
-    );
+    wait_spread(&lake, &names);
+    kill_the_owner_of_silver(&lake, &mut hosts);
 
     let (leaving, mut process) = hosts.remove(0);
     let status = process.terminate(Duration::from_secs(30));

@@ -334,6 +334,17 @@ fn a_fleet_on_s3_survives_a_death_a_departure_and_a_join_losing_nothing() {
     let lines = &lines[..producer.stop()];
     let live: Vec<&IngotProcess> = hosts.iter().map(|(_, p)| p).collect();
     wait_drained(&lake, lines, &live);
+    // Each live host's status says which partitions it holds and where
+    // each stage runs.
+    let status = lake.run_ingot_ok([
+        "status".as_ref(),
+        "--pipeline".as_ref(),
+        pipeline.as_os_str(),
+    ]);
+    let status = String::from_utf8_lossy(&status.stdout);
+    for needle in ["partitions: logs/", "here (#", " on h"] {
+        assert!(status.contains(needle), "no {needle:?} in:\n{status}");
+    }
     for (name, mut process) in hosts {
         let status = process.terminate(Duration::from_secs(30));
         assert!(status.success(), "{name} {status}:\n{}", process.tail());

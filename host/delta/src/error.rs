@@ -273,6 +273,22 @@ mod tests {
             column: "id".into(),
         };
         assert_eq!(missing.class(), ErrorClass::User);
+        let refused = TableError::LakeRefused {
+            root: "s3://no-such-bucket/lake".into(),
+            source: Box::new(deltalake::ObjectStoreError::NotFound {
+                path: "probe".into(),
+                source: "The specified bucket does not exist".into(),
+            }),
+        };
+        assert_eq!(
+            refused.class(),
+            ErrorClass::User,
+            "a person fixes the lake's settings"
+        );
+        assert!(
+            refused.to_string().contains("s3://no-such-bucket/lake"),
+            "{refused}"
+        );
         let io = TableError::Write {
             table: table.clone(),
             version: 1,

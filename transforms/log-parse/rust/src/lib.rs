@@ -12,14 +12,21 @@
 //! host's processing time. A line that cannot be parsed is rejected to the
 //! stage's quarantine with the reason. Bronze is append-only, so other change
 //! types are skipped. The stage takes no configuration.
+//!
+//! A line is deserialised straight into its fields, borrowing the text from
+//! the batch (several times faster than building a `serde_json::Value`
+//! map); only a line of another shape is read again as a `Value`, to
+//! accept any JSON in a text field and to say what is wrong.
 
-use std::sync::Arc;
+use std::{borrow::Cow, sync::Arc};
 
 use ingot_guest::arrow_array::{
     ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use ingot_guest::arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use ingot_guest::{ChangeType, Config, Error, Output, Transform, column, column_bytes};
+
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// Levels a line may carry (any case); `WARNING` is read as `WARN`.
@@ -30,15 +37,44 @@ pub struct LogParse {
     schema: SchemaRef,
 }
 
-/// One parsed log line.
-struct LogLine {
+/// One parsed log line; its text borrows from the input batch where the
+/// JSON holds no escapes.
+#[derive(Debug, PartialEq)]
+struct LogLine<'a> {
     ts: i64,
     level: &'static str,
-    service: Option<String>,
-    host: Option<String>,
+    service: Option<Cow<'a, str>>,
+    host: Option<Cow<'a, str>>,
     latency_ms: Option<i64>,
-    message: Option<String>,
+    message: Option<Cow<'a, str>>,
 }
+
+/// The fields of a line as the common case has them: every text field a
+/// string (or null, or missing), `latency_ms` an integer. Deserialised
+/// straight from the JSON text, with no map and no copies of unescaped
+/// strings; a line of any other shape is read again as a JSON value
+/// ([`Fields::from_value`]), which accepts more and names what is wrong.
+#[derive(Deserialize)]
+struct Fields<'a> {
+    #[serde(borrow)]
+    ts: Option<Text<'a>>,
+    #[serde(borrow)]
+    level: Option<Text<'a>>,
+    #[serde(borrow)]
+    service: Option<Text<'a>>,
+    #[serde(borrow)]
+    host: Option<Text<'a>>,
+    latency_ms: Option<i64>,
+    #[serde(borrow)]
+    msg: Option<Text<'a>>,
+    #[serde(borrow)]
+    message: Option<Text<'a>>,
+}
+
+/// A JSON string, borrowed from the line unless it holds escapes (serde
+/// borrows a `Cow` only as a field of its own, not inside an `Option`).
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
 impl Transform for LogParse {
     fn init(_config: &Config) -> Result<Self, Error> {
@@ -74,14 +110,14 @@ impl LogParse {
     fn silver_batch(
         &self,
         input: &RecordBatch,
-        parsed: &[(usize, LogLine)],
+        parsed: &[(usize, LogLine<'_>)],
     ) -> Result<RecordBatch, Error> {
         let topic = column::<StringArray>(input, "topic")?;
         let partition = column::<Int32Array>(input, "partition")?;
         let offset = column::<Int64Array>(input, "offset")?;
         let rows = || parsed.iter().map(|(row, _)| *row);
         let lines = || parsed.iter().map(|(_, line)| line);
-        let text = |field: fn(&LogLine) -> Option<&str>| -> ArrayRef {
+        let text = |field: for<'l> fn(&'l LogLine<'l>) -> Option<&'l str>| -> ArrayRef {
             Arc::new(lines().map(field).collect::<StringArray>())
         };
         let utc = |micros: Vec<i64>| TimestampMicrosecondArray::from(micros).with_timezone("UTC");
@@ -108,25 +144,44 @@ impl LogParse {
 }
 
 /// Parses one Kafka value into a log line, or says why it cannot.
-fn parse(value: Option<&[u8]>) -> Result<LogLine, String> {
+fn parse(value: Option<&[u8]>) -> Result<LogLine<'_>, String> {
     let bytes = value.ok_or("value is null")?;
     let text = std::str::from_utf8(bytes).map_err(|e| format!("value is not UTF-8: {e}"))?;
+    match serde_json::from_str::<Fields<'_>>(text) {
+        Ok(fields) => fields.line(),
+        Err(_) => parse_value(text),
+    }
+}
+
+impl<'a> Fields<'a> {
+    /// The line these fields make: a known level, an RFC 3339 `ts`.
+    fn line(self) -> Result<LogLine<'a>, String> {
+        let text = |field: Option<Text<'a>>| field.map(|t| t.0);
+        let level = level(&self.level.ok_or("missing field `level`")?.0)?;
+        let ts = timestamp(&self.ts.ok_or("missing field `ts`")?.0)?;
+        Ok(LogLine {
+            ts,
+            level,
+            service: text(self.service),
+            host: text(self.host),
+            latency_ms: self.latency_ms,
+            message: text(self.msg.or(self.message)),
+        })
+    }
+}
+
+/// A line that is not of the common shape, read as a JSON value: a text
+/// field may hold any JSON (kept as its JSON text), and a line that is no
+/// object, or a field of the wrong type, is refused with the reason.
+fn parse_value(text: &str) -> Result<LogLine<'static>, String> {
     let json = serde_json::from_str(text).map_err(|e| format!("value is not valid JSON: {e}"))?;
     let fields = match json {
         Value::Object(fields) => fields,
         Value::Array(_) => return Err("value is a JSON array, not an object".into()),
         other => return Err(format!("value is not a JSON object: {other}")),
     };
-    let level = required_str(&fields, "level")?;
-    let level = match level.to_ascii_uppercase().as_str() {
-        "WARNING" => "WARN",
-        upper => LEVELS
-            .into_iter()
-            .find(|l| *l == upper)
-            .ok_or(format!("unknown level `{level}`"))?,
-    };
-    let ts = ingot_guest::time::parse_rfc3339(required_str(&fields, "ts")?)
-        .map_err(|e| format!("`ts` is not an RFC 3339 timestamp: {e}"))?;
+    let level = level(required_str(&fields, "level")?)?;
+    let ts = timestamp(required_str(&fields, "ts")?)?;
     let latency_ms = match fields.get("latency_ms") {
         None | Some(Value::Null) => None,
         Some(v) => Some(
@@ -144,6 +199,23 @@ fn parse(value: Option<&[u8]>) -> Result<LogLine, String> {
     })
 }
 
+/// A level in any case, `WARNING` read as `WARN`.
+fn level(level: &str) -> Result<&'static str, String> {
+    if level.eq_ignore_ascii_case("WARNING") {
+        return Ok("WARN");
+    }
+    LEVELS
+        .into_iter()
+        .find(|l| l.eq_ignore_ascii_case(level))
+        .ok_or_else(|| format!("unknown level `{level}`"))
+}
+
+/// The `ts` field as µs since the epoch.
+fn timestamp(ts: &str) -> Result<i64, String> {
+    ingot_guest::time::parse_rfc3339(ts)
+        .map_err(|e| format!("`ts` is not an RFC 3339 timestamp: {e}"))
+}
+
 /// A field the line cannot do without, as a string.
 fn required_str<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<&'a str, String> {
     match fields.get(name) {
@@ -154,11 +226,11 @@ fn required_str<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<&'a st
 }
 
 /// An optional text field; a number or other JSON value is kept as its JSON text.
-fn optional_text(fields: &Map<String, Value>, name: &str) -> Option<String> {
+fn optional_text(fields: &Map<String, Value>, name: &str) -> Option<Cow<'static, str>> {
     match fields.get(name)? {
         Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
+        Value::String(s) => Some(Cow::Owned(s.clone())),
+        other => Some(Cow::Owned(other.to_string())),
     }
 }
 

@@ -235,3 +235,23 @@ fn a_batch_without_kafka_columns_is_invalid_input() {
         Err(Error::InvalidInput("missing column `topic`".into()))
     );
 }
+
+#[test]
+fn the_typed_path_reads_a_line_as_the_value_path_does() {
+    let lines = [
+        LINE,
+        r#"{"ts":"2026-11-21T10:00:00+02:00","level":"warning","msg":"tab\there \u00e9","extra":[1,{"a":null}]}"#,
+        r#"{"level":"debug","ts":"2026-11-21T10:00:00Z","latency_ms":null,"message":"m","host":null}"#,
+        r#"{"ts":"2026-11-21T10:00:00Z","level":"INFO","latency_ms":-7}"#,
+    ];
+    for line in lines {
+        let typed = parse(Some(line.as_bytes())).expect("typed path");
+        assert_eq!(typed, parse_value(line).expect("value path"), "{line}");
+    }
+    let escaped = parse(Some(lines[1].as_bytes())).expect("escaped");
+    assert_eq!(escaped.message.as_deref(), Some("tab\there é"));
+    assert!(matches!(
+        parse(Some(LINE.as_bytes())).map(|l| l.host),
+        Ok(Some(Cow::Borrowed(_)))
+    ));
+}

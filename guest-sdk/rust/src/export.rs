@@ -50,7 +50,7 @@ pub fn init<T: Transform>(
 /// [`Error::Failed`] when there is no instance yet or a rejected row index
 /// is out of range, [`Error::InvalidInput`] when `batch` is not an IPC
 /// stream, and whatever [`Transform::process`] returns (as WIT errors).
-pub fn process<T: Transform>(slot: &mut Option<T>, batch: &[u8]) -> Result<WitOutput, WitError> {
+pub fn process<T: Transform>(slot: &mut Option<T>, batch: Vec<u8>) -> Result<WitOutput, WitError> {
     let (batch, rejected) = process_slot(slot, batch).map_err(to_wit)?;
     let rejected = rejected
         .into_iter()
@@ -85,7 +85,7 @@ pub(crate) fn init_slot<T: Transform>(
 /// stream, and whatever [`Transform::process`] returns.
 pub(crate) fn process_slot<T: Transform>(
     slot: &mut Option<T>,
-    batch: &[u8],
+    batch: Vec<u8>,
 ) -> Result<(Vec<u8>, Vec<Rejected>), Error> {
     let instance = slot
         .as_mut()
@@ -166,8 +166,8 @@ mod tests {
     fn round_trip_through_ipc_with_rejects() {
         let mut slot = ready("keep");
         let input = ipc::encode(&ints(&[3, -1, 0, -7])).expect("encode");
-        let output = process(&mut slot, &input).expect("process succeeds");
-        assert_eq!(ipc::decode(&output.batch).expect("decode"), ints(&[3, 0]));
+        let output = process(&mut slot, input).expect("process succeeds");
+        assert_eq!(ipc::decode(output.batch).expect("decode"), ints(&[3, 0]));
         let rejected: Vec<_> = output
             .rejected
             .iter()
@@ -179,9 +179,9 @@ mod tests {
     #[test]
     fn empty_and_schema_only_batches() {
         let mut slot = ready("keep");
-        let output = process(&mut slot, &ipc::encode(&ints(&[])).expect("encode"))
+        let output = process(&mut slot, ipc::encode(&ints(&[])).expect("encode"))
             .expect("schema-only stream is an empty batch");
-        let decoded = ipc::decode(&output.batch).expect("decode");
+        let decoded = ipc::decode(output.batch).expect("decode");
         assert_eq!(
             (decoded.num_rows(), decoded.schema()),
             (0, ints(&[]).schema())
@@ -192,7 +192,7 @@ mod tests {
     #[test]
     fn process_before_init_fails() {
         let mut slot: Option<NonNegative> = None;
-        let error = process(&mut slot, &ipc::encode(&ints(&[1])).expect("encode"));
+        let error = process(&mut slot, ipc::encode(&ints(&[1])).expect("encode"));
         assert!(matches!(error, Err(WitError::Failed(m)) if m == "process called before init"));
     }
 
@@ -207,24 +207,27 @@ mod tests {
     #[test]
     fn errors_keep_their_kind() {
         let mut slot = ready("fail");
-        let failed = process(&mut slot, &ipc::encode(&ints(&[1])).expect("encode"));
+        let failed = process(&mut slot, ipc::encode(&ints(&[1])).expect("encode"));
         assert!(matches!(failed, Err(WitError::Failed(m)) if m == "asked to fail"));
 
         let mut slot = ready("keep");
-        let garbage = process(&mut slot, b"\xff\xff\xff\xff\x08\x00\x00\x00garbage!");
+        let garbage = process(
+            &mut slot,
+            b"\xff\xff\xff\xff\x08\x00\x00\x00garbage!".to_vec(),
+        );
         assert!(matches!(garbage, Err(WitError::InvalidInput(m)) if m.starts_with("not an Arrow")));
 
         let wrong =
             RecordBatch::try_from_iter([("m", Arc::new(Int64Array::from(vec![1])) as ArrayRef)])
                 .expect("valid batch");
-        let missing = process(&mut slot, &ipc::encode(&wrong).expect("encode"));
+        let missing = process(&mut slot, ipc::encode(&wrong).expect("encode"));
         assert!(matches!(missing, Err(WitError::InvalidInput(m)) if m == "missing column `n`"));
     }
 
     #[test]
     fn out_of_range_reject_fails_the_call() {
         let mut slot = ready("reject-past-end");
-        let error = process(&mut slot, &ipc::encode(&ints(&[1, 2])).expect("encode"));
+        let error = process(&mut slot, ipc::encode(&ints(&[1, 2])).expect("encode"));
         assert!(matches!(
             error,
             Err(WitError::Failed(m)) if m == "rejected row 2 is out of range: the input has 2 rows"

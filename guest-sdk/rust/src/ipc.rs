@@ -2,24 +2,35 @@
 //! both directions of the component boundary.
 
 use arrow_array::RecordBatch;
-use arrow_ipc::reader::StreamReader;
+use arrow_buffer::Buffer;
+use arrow_ipc::reader::StreamDecoder;
 use arrow_ipc::writer::StreamWriter;
 use arrow_select::concat::concat_batches;
 
 use crate::Error;
 
 /// Decodes an IPC stream into one batch: several record batches are
-/// concatenated, a schema-only stream is an empty batch.
+/// concatenated, a schema-only stream is an empty batch. The arrays point
+/// into `bytes` (no copy) wherever their buffers are aligned.
 ///
 /// # Errors
 ///
 /// [`Error::InvalidInput`] when the bytes are not an IPC stream or the batch
 /// has more rows than a `u32` row index can name.
-pub(crate) fn decode(bytes: &[u8]) -> Result<RecordBatch, Error> {
+pub(crate) fn decode(bytes: Vec<u8>) -> Result<RecordBatch, Error> {
     let invalid = |error| Error::InvalidInput(format!("not an Arrow IPC stream: {error}"));
-    let reader = StreamReader::try_new(bytes, None).map_err(invalid)?;
-    let schema = reader.schema();
-    let mut batches = reader.collect::<Result<Vec<_>, _>>().map_err(invalid)?;
+    let mut buffer = Buffer::from_vec(bytes);
+    let mut decoder = StreamDecoder::new();
+    let mut batches = Vec::new();
+    while !buffer.is_empty() {
+        if let Some(batch) = decoder.decode(&mut buffer).map_err(invalid)? {
+            batches.push(batch);
+        }
+    }
+    decoder.finish().map_err(invalid)?;
+    let schema = decoder
+        .schema()
+        .ok_or_else(|| Error::InvalidInput("not an Arrow IPC stream: no schema".into()))?;
     let batch = match batches.len() {
         0 => RecordBatch::new_empty(schema),
         1 => batches.remove(0),
@@ -42,7 +53,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<RecordBatch, Error> {
 /// [`Error::Failed`] when Arrow cannot encode the batch.
 pub(crate) fn encode(batch: &RecordBatch) -> Result<Vec<u8>, Error> {
     let failed = |error| Error::Failed(format!("cannot encode the batch as Arrow IPC: {error}"));
-    let mut writer = StreamWriter::try_new(Vec::new(), &batch.schema()).map_err(failed)?;
+    let out = Vec::with_capacity(batch.get_array_memory_size() + 1024);
+    let mut writer = StreamWriter::try_new(out, &batch.schema()).map_err(failed)?;
     if batch.num_rows() > 0 {
         writer.write(batch).map_err(failed)?;
     }
@@ -69,7 +81,7 @@ mod tests {
     fn round_trip() {
         let input = batch(&[1, 2, 3]);
         assert_eq!(
-            decode(&encode(&input).expect("encode")).expect("decode"),
+            decode(encode(&input).expect("encode")).expect("decode"),
             input
         );
     }
@@ -77,7 +89,7 @@ mod tests {
     #[test]
     fn empty_batch_is_a_schema_only_stream() {
         let empty = batch(&[]);
-        let decoded = decode(&encode(&empty).expect("encode")).expect("decode");
+        let decoded = decode(encode(&empty).expect("encode")).expect("decode");
         assert_eq!(decoded.num_rows(), 0);
         assert_eq!(decoded.schema(), empty.schema());
     }
@@ -90,14 +102,14 @@ mod tests {
         writer.write(&second).expect("write");
         writer.finish().expect("finish");
         let bytes = writer.into_inner().expect("bytes");
-        assert_eq!(decode(&bytes).expect("decode"), batch(&[1, 2, 3]));
+        assert_eq!(decode(bytes).expect("decode"), batch(&[1, 2, 3]));
     }
 
     #[test]
     fn garbage_is_invalid_input() {
         // A continuation marker and a length, then bytes that are no message.
         for bytes in [&b""[..], b"ab", b"\xff\xff\xff\xff\x08\x00\x00\x00garbage!"] {
-            let Err(Error::InvalidInput(message)) = decode(bytes) else {
+            let Err(Error::InvalidInput(message)) = decode(bytes.to_vec()) else {
                 panic!("{bytes:?} must not decode");
             };
             assert!(

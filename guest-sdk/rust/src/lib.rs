@@ -161,7 +161,7 @@ macro_rules! export {
                     batch: ::std::vec::Vec<u8>,
                 ) -> ::std::result::Result<$crate::__private::WitOutput, $crate::__private::WitError>
                 {
-                    INSTANCE.with_borrow_mut(|slot| $crate::__private::process::<$ty>(slot, &batch))
+                    INSTANCE.with_borrow_mut(|slot| $crate::__private::process::<$ty>(slot, batch))
                 }
             }
 

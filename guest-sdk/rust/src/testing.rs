@@ -97,10 +97,10 @@ impl<T: Transform> Harness<T> {
     pub fn process(&mut self, input: &RecordBatch) -> Result<Output, Error> {
         let bytes = ipc::encode(input)?;
         let (batch, rejected) = with_native_host(&mut self.host, || {
-            export::process_slot(&mut self.slot, &bytes)
+            export::process_slot(&mut self.slot, bytes)
         })?;
         Ok(Output {
-            batch: ipc::decode(&batch)?,
+            batch: ipc::decode(batch)?,
             rejected,
         })
     }

@@ -241,7 +241,7 @@ impl Instance {
                 r.row
             )));
         }
-        let batch = ipc::decode(&batch)
+        let batch = ipc::decode(batch)
             .map_err(|e| bad(format!("output is not a valid arrow ipc stream: {e}")))?;
         match &self.output_schema {
             Some(schema) if *schema != batch.schema() => {

@@ -4,9 +4,10 @@
 //! Arrow comes from `ingot_core::arrow` (deltalake's re-export), so host and
 //! table code share one arrow version.
 
+use ingot_core::arrow::buffer::Buffer;
 use ingot_core::arrow::compute::concat_batches;
 use ingot_core::arrow::error::ArrowError;
-use ingot_core::arrow::ipc::reader::StreamReader;
+use ingot_core::arrow::ipc::reader::StreamDecoder;
 use ingot_core::arrow::ipc::writer::StreamWriter;
 
 pub use ingot_core::arrow::record_batch::RecordBatch;
@@ -26,15 +27,26 @@ pub(super) fn encode(batch: &RecordBatch) -> Result<Vec<u8>, ArrowError> {
 }
 
 /// Decodes an Arrow IPC stream into one batch: the concatenation of its
-/// record batches, or an empty batch of its schema when it has none.
+/// record batches, or an empty batch of its schema when it has none. The
+/// arrays point into `bytes` (no copy) wherever their buffers are aligned;
+/// every array is validated (offsets, UTF-8), as output of a guest must be.
 ///
 /// # Errors
 ///
 /// Arrow's error if the bytes are not a valid stream.
-pub(super) fn decode(bytes: &[u8]) -> Result<RecordBatch, ArrowError> {
-    let reader = StreamReader::try_new(bytes, None)?;
-    let schema = reader.schema();
-    let batches = reader.collect::<Result<Vec<_>, _>>()?;
+pub(super) fn decode(bytes: Vec<u8>) -> Result<RecordBatch, ArrowError> {
+    let mut buffer = Buffer::from_vec(bytes);
+    let mut decoder = StreamDecoder::new();
+    let mut batches = Vec::new();
+    while !buffer.is_empty() {
+        if let Some(batch) = decoder.decode(&mut buffer)? {
+            batches.push(batch);
+        }
+    }
+    decoder.finish()?;
+    let schema = decoder
+        .schema()
+        .ok_or_else(|| ArrowError::IpcError("the stream holds no schema".into()))?;
     match batches.len() {
         0 => Ok(RecordBatch::new_empty(schema)),
         1 => Ok(batches.into_iter().next().expect("invariant: one batch")),
@@ -70,7 +82,7 @@ mod tests {
     #[test]
     fn round_trip() {
         let input = batch(&[1, 2, 3]);
-        let decoded = decode(&encode(&input).expect("encode")).expect("decode");
+        let decoded = decode(encode(&input).expect("encode")).expect("decode");
         assert_eq!(decoded, input);
     }
 
@@ -83,20 +95,21 @@ mod tests {
         writer.write(&b).expect("write");
         writer.finish().expect("finish");
         drop(writer);
-        assert_eq!(decode(&bytes).expect("decode"), batch(&[1, 2, 3]));
+        assert_eq!(decode(bytes).expect("decode"), batch(&[1, 2, 3]));
 
         let mut schema_only = Vec::new();
         StreamWriter::try_new(&mut schema_only, &a.schema())
             .expect("writer")
             .finish()
             .expect("finish");
-        let empty = decode(&schema_only).expect("decode");
+        let empty = decode(schema_only).expect("decode");
         assert_eq!(empty.num_rows(), 0);
         assert_eq!(empty.schema(), a.schema());
     }
 
     #[test]
     fn garbage_is_an_error() {
-        assert!(decode(b"definitely not arrow").is_err());
+        assert!(decode(b"definitely not arrow".to_vec()).is_err());
+        assert!(decode(Vec::new()).is_err(), "no schema");
     }
 }

@@ -8,6 +8,9 @@
 //! and a vacuum removes them.
 
 use deltalake::kernel::Action;
+use deltalake::parquet::basic::{Compression, ZstdLevel};
+use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
 
 use super::arrow::array::RecordBatch;
@@ -17,6 +20,41 @@ use super::{Commit, Table, TableError, schema};
 /// The size a file of an append reaches before the appender starts the
 /// next one.
 const TARGET_FILE_BYTES: u64 = 128 << 20;
+
+/// How the columns of a table's appended files are encoded, beyond the
+/// defaults (zstd level 1 for every column: on 300-byte JSON log lines it
+/// writes files 4.4 times smaller than delta-rs's snappy default, with 20%
+/// less CPU when the unique columns are plain, and reads as fast; see
+/// docs/benchmarks.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ColumnEncoding {
+    /// Columns whose values seldom repeat (offsets, times, payloads): no
+    /// dictionary, which they would fill and fall back from.
+    pub unique: Vec<String>,
+    /// Columns of opaque bytes: no min/max statistics either (nothing
+    /// prunes on them, and they bloat the footer).
+    pub opaque: Vec<String>,
+}
+
+impl ColumnEncoding {
+    fn writer_properties(&self) -> WriterProperties {
+        let zstd = ZstdLevel::try_new(1).expect("invariant: 1 is a valid zstd level");
+        let mut builder = WriterProperties::builder()
+            .set_created_by(format!("ingot {}", ingot_core::VERSION))
+            .set_compression(Compression::ZSTD(zstd));
+        for column in self.unique.iter().chain(&self.opaque) {
+            builder =
+                builder.set_column_dictionary_enabled(ColumnPath::from(column.as_str()), false);
+        }
+        for column in &self.opaque {
+            builder = builder.set_column_statistics_enabled(
+                ColumnPath::from(column.as_str()),
+                EnabledStatistics::None,
+            );
+        }
+        builder.build()
+    }
+}
 
 /// Rows streamed into a table's files, not committed yet (see the module
 /// docs).
@@ -69,6 +107,11 @@ impl Appender {
 }
 
 impl Table {
+    /// Makes this handle's appends encode columns as `encoding` says.
+    pub fn set_column_encoding(&mut self, encoding: ColumnEncoding) {
+        self.encoding = encoding;
+    }
+
     /// An appender of this table's rows (see the module docs).
     ///
     /// # Errors
@@ -76,6 +119,7 @@ impl Table {
     pub fn appender(&self) -> Result<Appender, TableError> {
         let writer = RecordBatchWriter::for_table(&self.inner)
             .map_err(|e| self.write_error(e))?
+            .with_writer_properties(self.encoding.writer_properties())
             .with_target_file_size(TARGET_FILE_BYTES);
         Ok(Appender {
             writer,

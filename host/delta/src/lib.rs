@@ -81,7 +81,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use datafusion::prelude::SessionContext;
 
-pub use append::Appender;
+pub use append::{Appender, ColumnEncoding};
 pub use cdf::{
     CHANGE_TYPE_COLUMN, COMMIT_TIMESTAMP_COLUMN, COMMIT_VERSION_COLUMN, ChangeStream, change_schema,
 };
@@ -166,6 +166,8 @@ pub struct Table {
     txns: txns::TxnMap,
     /// False when advancing `txns` failed; the next refresh rebuilds it.
     txns_current: bool,
+    /// How appends encode their columns.
+    encoding: ColumnEncoding,
 }
 
 impl std::fmt::Debug for Table {
@@ -368,6 +370,7 @@ impl Table {
             schema,
             txns,
             txns_current: true,
+            encoding: ColumnEncoding::default(),
         })
     }
 

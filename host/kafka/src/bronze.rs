@@ -9,6 +9,8 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use rdkafka::message::{Headers, Message};
 
+use crate::partitions::PerPartition;
+
 use ingot_core::arrow::{
     array::{
         ArrayRef, BinaryBuilder, Int32Builder, Int64Builder, ListBuilder, RecordBatch,
@@ -49,6 +51,18 @@ pub fn schema() -> SchemaRef {
     ]))
 }
 
+/// The bronze columns whose values seldom repeat (written without a
+/// dictionary), and those of opaque bytes among them (without statistics
+/// either): see `ingot_delta::ColumnEncoding`.
+pub fn column_kinds() -> (Vec<String>, Vec<String>) {
+    let unique = ["offset", "timestamp", "ingest_time"];
+    let opaque = ["key", "value"];
+    (
+        unique.map(String::from).to_vec(),
+        opaque.map(String::from).to_vec(),
+    )
+}
+
 /// Accumulates records into the columns of one bronze batch, and tracks the
 /// last offset per partition for the commit's `txn` actions.
 pub struct BronzeBuilder {
@@ -62,7 +76,7 @@ pub struct BronzeBuilder {
     ingest_time: TimestampMicrosecondBuilder,
     rows: usize,
     bytes: usize,
-    last_offsets: BTreeMap<(String, i32), i64>,
+    last_offsets: PerPartition<i64>,
 }
 
 impl Default for BronzeBuilder {
@@ -86,7 +100,7 @@ impl BronzeBuilder {
             ingest_time: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
             rows: 0,
             bytes: 0,
-            last_offsets: BTreeMap::new(),
+            last_offsets: PerPartition::default(),
         }
     }
 
@@ -105,30 +119,30 @@ impl BronzeBuilder {
         self.bytes
     }
 
-    /// The highest offset held per (topic, partition).
-    pub fn last_offsets(&self) -> &BTreeMap<(String, i32), i64> {
-        &self.last_offsets
+    /// The highest offset held of `topic`/`partition`.
+    pub fn last_offset(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.last_offsets.get(topic, partition).copied()
     }
 
     /// Appends one record, read at `ingest_time_us` (µs since the epoch).
     pub fn push<M: Message>(&mut self, message: &M, ingest_time_us: i64) {
-        self.topic.append_value(message.topic());
-        self.partition.append_value(message.partition());
-        self.offset.append_value(message.offset());
+        let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
+        let (key, value) = (message.key(), message.payload());
+        self.topic.append_value(topic);
+        self.partition.append_value(partition);
+        self.offset.append_value(offset);
         self.timestamp
             .append_option(message.timestamp().to_millis().map(|ms| ms * 1_000));
-        self.key.append_option(message.key());
-        self.value.append_option(message.payload());
+        self.key.append_option(key);
+        self.value.append_option(value);
         self.push_headers(message);
         self.ingest_time.append_value(ingest_time_us);
         self.rows += 1;
-        self.bytes +=
-            message.key().map_or(0, <[u8]>::len) + message.payload().map_or(0, <[u8]>::len);
+        self.bytes += key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len);
         let last = self
             .last_offsets
-            .entry((message.topic().to_owned(), message.partition()))
-            .or_insert(message.offset());
-        *last = (*last).max(message.offset());
+            .get_or_insert_with(topic, partition, || offset);
+        *last = (*last).max(offset);
     }
 
     fn push_headers<M: Message>(&mut self, message: &M) {
@@ -168,7 +182,7 @@ impl BronzeBuilder {
         self.bytes = 0;
         let batch = RecordBatch::try_new(schema(), columns)
             .expect("invariant: bronze builders match the bronze schema");
-        (batch, std::mem::take(&mut self.last_offsets))
+        (batch, self.last_offsets.take())
     }
 
     /// Drops the rows held (after a rebalance took their partitions away).

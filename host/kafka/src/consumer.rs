@@ -37,6 +37,7 @@ use super::SourceError;
 use crate::{
     DataLoss, OnDataLoss, StartFrom,
     offsets::OffsetCheck,
+    partitions::PerPartition,
     probe::{records_end, watermarks},
 };
 
@@ -311,7 +312,7 @@ impl Polled<'_> {
 pub struct KafkaSource {
     consumer: BaseConsumer<IngestContext>,
     /// Next offset to read, per partition a record was read from.
-    next: HashMap<PartitionId, i64>,
+    next: PerPartition<i64>,
     /// High watermarks of the assigned partitions, fetched once per assignment.
     ends: HashMap<PartitionId, i64>,
 }
@@ -377,7 +378,7 @@ impl KafkaSource {
         }
         Ok(Self {
             consumer,
-            next: HashMap::new(),
+            next: PerPartition::default(),
             ends: HashMap::new(),
         })
     }
@@ -401,10 +402,8 @@ impl KafkaSource {
             None => Ok(Polled::Idle),
             Some(Ok(message)) => {
                 use rdkafka::Message;
-                self.next.insert(
-                    (message.topic().to_owned(), message.partition()),
-                    message.offset() + 1,
-                );
+                self.next
+                    .insert(message.topic(), message.partition(), message.offset() + 1);
                 Ok(Polled::Record(message))
             }
             Some(Err(e)) if is_fatal(&e) => Err(SourceError::Fatal { source: e }),
@@ -476,16 +475,16 @@ impl KafkaSource {
             if !self.ends.contains_key(&id) {
                 let (low, high) = watermarks(&self.consumer, &id)?;
                 self.ends.insert(id.clone(), high);
-                if !self.next.contains_key(&id) {
+                if self.next.get(&id.0, id.1).is_none() {
                     let first = match start {
                         Offset::Offset(o) => o.max(low),
                         Offset::End => high,
                         _ => low,
                     };
-                    self.next.insert(id.clone(), first);
+                    self.next.insert(&id.0, id.1, first);
                 }
             }
-            if self.next.get(&id).copied().unwrap_or(0) < self.ends[&id] {
+            if self.next.get(&id.0, id.1).copied().unwrap_or(0) < self.ends[&id] {
                 return Ok(false);
             }
         }

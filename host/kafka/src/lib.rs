@@ -8,6 +8,7 @@
 //! - [`embedded`]: librdkafka's in-process mock cluster (`brokers = "embedded"`).
 //! - [`offsets`]: whether a partition's offsets still follow on from bronze's
 //!   (a recreated topic, another cluster, records deleted by retention).
+//! - [`partitions`]: a value per partition, found without allocating.
 //! - [`producer`]: writing records, for `ingot produce` and the tests.
 //!
 //! This crate knows nothing of Delta tables, Wasm or pipelines: it hands
@@ -17,6 +18,7 @@ pub mod bronze;
 pub mod consumer;
 pub mod embedded;
 pub mod offsets;
+pub mod partitions;
 mod probe;
 pub mod producer;
 #[cfg(test)]

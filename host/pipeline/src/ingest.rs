@@ -1,9 +1,12 @@
 //! The ingest loop: Kafka -> bronze, exactly once.
 //!
 //! Records are buffered into one bronze batch until `max-records`,
-//! `max-bytes` or `max-latency-ms` is reached, then appended in one Delta
-//! commit that also carries one `txn` per partition (app id
-//! `<pipeline>/<topic>/<partition>`, version = the last offset written).
+//! `max-bytes` or `max-latency-ms` is reached (`--once` ignores the
+//! latency: it commits when a limit of size is reached or the partitions
+//! are drained), then appended in one Delta commit that also carries one
+//! `txn` per partition (app id `<pipeline>/<topic>/<partition>`, version =
+//! the last offset written), on a thread of its own while the next batch
+//! fills ([`commit`]: where a bronze batch is committed).
 //! Before writing, the loop reloads bronze and drops any record at or below
 //! a partition's txn version: a zombie consumer or a second host that already
 //! wrote those offsets cannot make us write them twice. A Delta conflict
@@ -19,8 +22,9 @@
 //! the one the partition was positioned under, so records read before a
 //! reset (by a host that has not seen it) are never written after it.
 //!
-//! The loop runs on its own thread (librdkafka's poll blocks) and drives the
-//! async Delta writes with the runtime handle it is given.
+//! The loop runs on its own thread (librdkafka's poll blocks); it and the
+//! commit thread drive the async Delta calls with the runtime handle they
+//! are given.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -34,12 +38,8 @@ use std::{
 use tokio::runtime::Handle;
 
 use ingot_core::Layout;
-use ingot_core::arrow::{
-    array::{AsArray, BooleanArray, RecordBatch},
-    compute::filter_record_batch,
-    datatypes::{Int32Type, Int64Type},
-};
-use ingot_delta::{Commit, Lineage, Table, TableError, Txn, WriteMode};
+use ingot_core::arrow::array::RecordBatch;
+use ingot_delta::{ColumnEncoding, Commit, Lineage, Table, TableError, Txn, WriteMode};
 use ingot_kafka::{
     DataLoss, SourceError,
     bronze::{self, BronzeBuilder},
@@ -51,6 +51,9 @@ use crate::{
     Error, Result,
     config::{Assignment, PipelineConfig},
 };
+use commit::{Batch, BronzeWriter, Committed, Committer};
+
+pub use commit::OnCommit;
 
 /// How often the loop publishes its assignment to an [`Assigned`] view.
 const ASSIGNMENT_REFRESH: Duration = Duration::from_millis(500);
@@ -58,6 +61,8 @@ const ASSIGNMENT_REFRESH: Duration = Duration::from_millis(500);
 const ASSIGNMENT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Attempts at a bronze commit that keeps conflicting.
 const COMMIT_ATTEMPTS: u32 = 8;
+/// How long a poll waits for a record.
+const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// What the ingest loop did.
 #[derive(Debug, Default, Clone, Copy)]
@@ -75,6 +80,7 @@ pub struct IngestReport {
 pub type Assigned = Arc<Mutex<Vec<String>>>;
 
 /// One ingest loop.
+#[derive(Clone)]
 pub struct Ingest {
     config: Arc<PipelineConfig>,
     brokers: String,
@@ -82,6 +88,7 @@ pub struct Ingest {
     stop: Arc<AtomicBool>,
     once: bool,
     assigned: Option<Assigned>,
+    on_commit: Option<OnCommit>,
 }
 
 impl Ingest {
@@ -102,7 +109,15 @@ impl Ingest {
             stop,
             once,
             assigned: None,
+            on_commit: None,
         }
+    }
+
+    /// Makes the loop call `on_commit` with bronze's new version after each
+    /// commit that wrote rows (the stages of this host start on it).
+    pub fn notifying(mut self, on_commit: OnCommit) -> Self {
+        self.on_commit = Some(on_commit);
+        self
     }
 
     /// Makes the loop keep `view` up to date with the partitions it holds.
@@ -145,13 +160,15 @@ impl Ingest {
 
     fn run_in_span(self) -> Result<IngestReport> {
         let uri = self.config.layout().bronze_uri();
-        let table = self
+        let mut table = self
             .handle
             .block_on(Table::open_or_create(&uri, bronze::schema()))?;
+        let (unique, opaque) = bronze::column_kinds();
+        table.set_column_encoding(ColumnEncoding { unique, opaque });
         let table = Arc::new(Mutex::new(table));
         let epochs = Arc::new(Mutex::new(HashMap::new()));
         let mut source = self.connect(&table, &epochs)?;
-        let limits = &self.config.ingest;
+        let mut committer = Committer::start(self.writer(), Arc::clone(&table))?;
         let mut buffer = Buffer::default();
         let mut report = IngestReport::default();
         let started = Instant::now();
@@ -160,18 +177,15 @@ impl Ingest {
         loop {
             self.publish(&source, &mut published);
             let stopping = self.stop.load(Ordering::SeqCst);
-            let due = buffer
-                .oldest
-                .is_some_and(|t| t.elapsed() >= limits.max_latency());
-            let builder = &buffer.builder;
-            let full = builder.len() >= limits.max_records || builder.bytes() >= limits.max_bytes;
             let drained = self.once && idle && source.caught_up()?;
-            if full || due || stopping || drained {
-                self.commit(&table, &epochs, &mut buffer, &source, &mut report)?;
-            }
-            if stopping || (drained && buffer.builder.is_empty()) {
+            if stopping || drained {
+                self.commit_all(&mut committer, &epochs, &mut buffer, &source, &mut report)?;
                 break;
             }
+            if self.is_due(&buffer) {
+                self.hand_over(&mut committer, &epochs, &mut buffer, &source, &mut report)?;
+            }
+            absorb(committer.finished()?, &source, &mut report);
             if self.once && source.assignment().is_empty() && started.elapsed() > ASSIGNMENT_TIMEOUT
             {
                 return Err(SourceError::NoAssignment {
@@ -180,7 +194,7 @@ impl Ingest {
                 }
                 .into());
             }
-            let polled = source.poll(Duration::from_millis(100))?;
+            let polled = source.poll(POLL_TIMEOUT)?;
             let out_of_range = matches!(polled, Polled::OutOfRange);
             idle = !buffer.take(polled);
             if source.take_revoked() {
@@ -192,10 +206,11 @@ impl Ingest {
             if out_of_range {
                 // Keep what was read before the broker lost the position;
                 // positioning from bronze then checks every partition again.
-                self.commit(&table, &epochs, &mut buffer, &source, &mut report)?;
+                self.commit_all(&mut committer, &epochs, &mut buffer, &source, &mut report)?;
                 source.reposition()?;
             }
         }
+        absorb(committer.finish()?, &source, &mut report);
         if let Some(view) = &self.assigned {
             view.lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -207,6 +222,20 @@ impl Ingest {
             "ingest stopped"
         );
         Ok(report)
+    }
+
+    /// Whether `buffer` is to be committed now: it is full, or (except in
+    /// `--once`, which commits in batches as large as the limits allow) its
+    /// oldest record has waited `max-latency-ms`.
+    fn is_due(&self, buffer: &Buffer) -> bool {
+        let limits = &self.config.ingest;
+        let builder = &buffer.builder;
+        let full = builder.len() >= limits.max_records || builder.bytes() >= limits.max_bytes;
+        let late = !self.once
+            && buffer
+                .oldest
+                .is_some_and(|t| t.elapsed() >= limits.max_latency());
+        full || late
     }
 
     fn connect(&self, table: &Arc<Mutex<Table>>, epochs: &Epochs) -> Result<KafkaSource> {
@@ -229,10 +258,11 @@ impl Ingest {
         })?)
     }
 
-    /// Commits what `buffer` holds (nothing when it is empty).
-    fn commit(
+    /// Hands what `buffer` holds (nothing when it is empty) to the
+    /// committer, after the commit before it is done.
+    fn hand_over(
         &self,
-        table: &Mutex<Table>,
+        committer: &mut Committer,
         epochs: &Epochs,
         buffer: &mut Buffer,
         source: &KafkaSource,
@@ -241,7 +271,7 @@ impl Ingest {
         if buffer.builder.is_empty() {
             return Ok(());
         }
-        let (batch, last_offsets, repeats) = buffer.finish();
+        let (rows, last, repeats) = buffer.finish();
         if repeats > 0 {
             tracing::warn!(
                 repeats,
@@ -249,83 +279,54 @@ impl Ingest {
             );
             report.duplicates_dropped += repeats;
         }
-        let read = batch.num_rows();
-        let mut table = table
-            .lock()
-            .map_err(|_| Error::Internal("bronze handle poisoned".into()))?;
         let positioned = lock(epochs)?.clone();
-        let written =
-            self.handle
-                .block_on(self.write(&mut table, batch, &last_offsets, &positioned))?;
-        report.duplicates_dropped += (read - written) as u64;
-        if written == 0 {
-            // Every record was already in bronze: nothing was committed.
-            source.commit_advisory(&last_offsets);
-            return Ok(());
-        }
-        report.records += written as u64;
-        report.commits += 1;
-        tracing::info!(
-            table = %table.uri(),
-            version = table.version(),
-            rows = written,
-            "bronze commit"
-        );
-        source.commit_advisory(&last_offsets);
+        let done = committer.submit(Batch {
+            rows,
+            last,
+            positioned,
+        })?;
+        absorb(done, source, report);
         Ok(())
     }
 
-    /// Appends `batch` minus what bronze already holds, with the txns,
-    /// retrying conflicts. A partition reset since it was positioned (its
-    /// reset count in bronze is no longer the one in `positioned`) has all
-    /// its rows dropped and no txn: they were read from before the reset.
-    async fn write(
+    /// Hands over what `buffer` holds and waits for every commit.
+    fn commit_all(
         &self,
-        table: &mut Table,
-        batch: RecordBatch,
-        last: &BTreeMap<PartitionId, i64>,
-        positioned: &HashMap<PartitionId, i64>,
-    ) -> Result<usize> {
-        let lineage = ingest_lineage(
-            &self.config.name,
-            "ingest",
-            format!("kafka:{}", self.config.kafka.topics.join(",")),
-        );
-        let layout = self.config.layout();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            table.refresh().await?;
-            let progress = written_progress(table, &layout, last.keys(), positioned);
-            let fresh = drop_already_written(&batch, &progress);
-            let txns = last
-                .iter()
-                .filter(|(k, v)| progress.get(*k).is_none_or(|done| done < *v))
-                .map(|((t, p), v)| Txn {
-                    app_id: layout.partition_txn(t, *p),
-                    version: *v,
-                })
-                .collect::<Vec<_>>();
-            if txns.is_empty() {
-                return Ok(0);
-            }
-            let rows = fresh.num_rows();
-            let commit = Commit {
-                txns,
-                lineage: lineage.clone(),
-            };
-            match table.write(vec![fresh], &WriteMode::Append, &commit).await {
-                Ok(_) => {
-                    ingot_core::fault::point("bronze-commit");
-                    return Ok(rows);
-                }
-                Err(TableError::Conflict { .. }) if attempt < COMMIT_ATTEMPTS => {
-                    ingot_core::fault::point("conflict-retry");
-                    tracing::warn!(table = %table.uri(), attempt, "bronze commit conflicted, reloading");
-                }
-                Err(e) => return Err(e.into()),
-            }
+        committer: &mut Committer,
+        epochs: &Epochs,
+        buffer: &mut Buffer,
+        source: &KafkaSource,
+        report: &mut IngestReport,
+    ) -> Result<()> {
+        self.hand_over(committer, epochs, buffer, source, report)?;
+        absorb(committer.wait()?, source, report);
+        Ok(())
+    }
+
+    /// The commit thread's writer.
+    fn writer(&self) -> BronzeWriter {
+        BronzeWriter {
+            layout: self.config.layout(),
+            lineage: ingest_lineage(
+                &self.config.name,
+                "ingest",
+                format!("kafka:{}", self.config.kafka.topics.join(",")),
+            ),
+            handle: self.handle.clone(),
+            on_commit: self.on_commit.clone(),
         }
+    }
+}
+
+/// Counts finished commits into `report` and tells Kafka how far they got.
+fn absorb(done: Vec<Committed>, source: &KafkaSource, report: &mut IngestReport) {
+    for c in done {
+        report.duplicates_dropped += (c.read - c.written) as u64;
+        if c.written > 0 {
+            report.records += c.written as u64;
+            report.commits += 1;
+        }
+        source.commit_advisory(&c.last);
     }
 }
 
@@ -343,8 +344,6 @@ struct Buffer {
     builder: BronzeBuilder,
     /// When the oldest of them was read.
     oldest: Option<Instant>,
-    /// The last offset buffered per partition (topic, partition, offset).
-    last: Vec<(String, i32, i64)>,
     /// Records dropped since the last commit because their partition's
     /// offset did not advance: a broker that served a batch again (Tansu
     /// 0.6 does, after a fetch from inside a batch).
@@ -370,30 +369,17 @@ impl Buffer {
     }
 
     /// Whether `offset` of the partition is at or below the last one
-    /// buffered for it (else it becomes the last one).
-    fn repeated(&mut self, topic: &str, partition: i32, offset: i64) -> bool {
-        match self
-            .last
-            .iter_mut()
-            .find(|(t, p, _)| *p == partition && t == topic)
-        {
-            Some((_, _, last)) if offset <= *last => true,
-            Some((_, _, last)) => {
-                *last = offset;
-                false
-            }
-            None => {
-                self.last.push((topic.to_owned(), partition, offset));
-                false
-            }
-        }
+    /// buffered for it.
+    fn repeated(&self, topic: &str, partition: i32, offset: i64) -> bool {
+        self.builder
+            .last_offset(topic, partition)
+            .is_some_and(|last| offset <= last)
     }
 
     /// Takes the buffered rows and their last offsets, and the count of
     /// repeats dropped, for a commit.
     fn finish(&mut self) -> (RecordBatch, BTreeMap<(String, i32), i64>, u64) {
         self.oldest = None;
-        self.last.clear();
         let (batch, last_offsets) = self.builder.finish();
         (batch, last_offsets, std::mem::take(&mut self.repeats))
     }
@@ -401,7 +387,6 @@ impl Buffer {
     fn clear(&mut self) {
         self.builder.clear();
         self.oldest = None;
-        self.last.clear();
         self.repeats = 0;
     }
 }
@@ -417,31 +402,6 @@ fn resets(table: &Table, layout: &Layout, topic: &str, partition: i32) -> i64 {
     table
         .txn_version(&reset_txn(layout, topic, partition))
         .unwrap_or(0)
-}
-
-/// Bronze's last offset per partition of `partitions`, for the filter of a
-/// commit: a partition reset since it was positioned counts as holding
-/// everything, so none of its rows and no txn of it are written.
-fn written_progress<'a>(
-    table: &Table,
-    layout: &Layout,
-    partitions: impl Iterator<Item = &'a PartitionId>,
-    positioned: &HashMap<PartitionId, i64>,
-) -> HashMap<PartitionId, i64> {
-    partitions
-        .filter_map(|id @ (t, p)| {
-            let now = resets(table, layout, t, *p);
-            if now != positioned.get(id).copied().unwrap_or(0) {
-                tracing::warn!(
-                    topic = t,
-                    partition = p,
-                    "partition reset by another host since it was read here: its records are dropped"
-                );
-                return Some((id.clone(), i64::MAX));
-            }
-            Some((id.clone(), table.txn_version(&layout.partition_txn(t, *p))?))
-        })
-        .collect()
 }
 
 /// The lineage of a bronze commit: `stage` is `ingest`, or `ingest (reset)`
@@ -549,35 +509,6 @@ async fn reset(table: &mut Table, layout: &Layout, loss: &DataLoss) -> Result<(O
     }
 }
 
-/// Keeps the rows whose offset is above their partition's txn version.
-fn drop_already_written(batch: &RecordBatch, progress: &HashMap<PartitionId, i64>) -> RecordBatch {
-    if progress.is_empty() {
-        return batch.clone();
-    }
-    let topics = batch.column(0).as_string::<i32>();
-    let partitions = batch.column(1).as_primitive::<Int32Type>();
-    let offsets = batch.column(2).as_primitive::<Int64Type>();
-    // Per row, on every commit: look partitions up by borrowed name in the
-    // handful there are, no allocation.
-    let done: Vec<(&str, i32, i64)> = progress
-        .iter()
-        .map(|((t, p), v)| (t.as_str(), *p, *v))
-        .collect();
-    let keep: BooleanArray = (0..batch.num_rows())
-        .map(|i| {
-            let (topic, partition) = (topics.value(i), partitions.value(i));
-            let last = done
-                .iter()
-                .find(|(t, p, _)| *p == partition && *t == topic)
-                .map(|d| d.2);
-            Some(last.is_none_or(|d| offsets.value(i) > d))
-        })
-        .collect();
-    if keep.true_count() == batch.num_rows() {
-        return batch.clone();
-    }
-    filter_record_batch(batch, &keep).expect("invariant: mask length equals batch length")
-}
-
+mod commit;
 #[cfg(test)]
 mod tests;

@@ -15,7 +15,8 @@
 //!   [`swap`] follows it between commits.
 //! - [`status`]: what each stage is doing, as `ingot status` reads it.
 //! - [`lease`]: which host of a fleet runs each stage.
-//! - [`run`]: the loop over ingest and the stages ([`Pipeline`]).
+//! - [`run`]: ingest and the stages, each on a task of its own
+//!   ([`Pipeline`]); [`wake`] starts a stage when its input commits.
 //!
 //! This crate names no deltalake, wasmtime or rdkafka type: it drives
 //! `ingot-delta`, `ingot-sandbox` and `ingot-kafka` through their own APIs.
@@ -32,6 +33,7 @@ pub mod run;
 pub mod stage;
 pub mod status;
 pub mod swap;
+pub mod wake;
 
 pub use error::{Error, ProgressError, Result};
 pub use run::{Pipeline, RunMode, RunReport, StageReport};

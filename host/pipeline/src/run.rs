@@ -1,8 +1,17 @@
 //! Running a pipeline: the ingest loop and the stages, either until
 //! everything available is processed ([`RunMode::Once`], the triggered mode)
-//! or until stopped ([`RunMode::Continuous`]). A stage that fails is retried
-//! with backoff while the others keep going; what each stage is doing is kept
-//! in the [`StatusBoard`].
+//! or until stopped ([`RunMode::Continuous`]).
+//!
+//! In the continuous mode ingest and each stage run at once, each on a task
+//! of its own ([`stage_task`]): a stage starts on its input's commit the
+//! moment it lands ([`crate::wake`]), so a record moves from Kafka to the
+//! last table in a pipeline of commits, and a stage that is slow or failing
+//! (retried with backoff) never holds the others. `--once` runs ingest to
+//! the end, then each stage in order until it has read its input to the
+//! end: one thing at a time, in an order that does not depend on timing
+//! (each of them still uses every core: ingest encodes on a thread of its
+//! own, a stage runs several module instances). What each stage is doing is
+//! kept in the [`StatusBoard`].
 //!
 //! In the continuous mode several hosts may run one pipeline: the consumer
 //! group spreads the partitions, and each stage steps only on the host
@@ -15,15 +24,21 @@
 //! every call in flight once the flag is set, so the step fails without
 //! committing and its range is left for the next start.
 
+mod stage_task;
+
 use std::{
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use tokio::{runtime::Handle, sync::Semaphore};
+use tokio::{
+    runtime::Handle,
+    sync::{Mutex, Semaphore},
+    task::JoinHandle,
+};
 
 use ingot_core::ErrorClass;
 use ingot_sandbox::Runtime;
@@ -32,17 +47,17 @@ use crate::{
     Error, Result,
     config::PipelineConfig,
     ingest::{Assigned, Ingest, IngestReport},
-    lease::{self, Standing},
+    lease,
     stage::{StageRunner, StepOutcome},
     status::{self, StatusBoard},
+    wake::{Polling, Wakeups},
 };
+use stage_task::{Ended, MAX_BACKOFF, Shared};
 
 /// How often a stop is passed on to the pipeline's module calls.
 const STOP_POLL: Duration = Duration::from_millis(50);
-/// How long the stage loop sleeps when no stage had work.
-const IDLE_WAIT: Duration = Duration::from_millis(200);
-/// The longest backoff of a failing stage or ingest loop.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How often the status task refreshes the partitions and leases it shows.
+const STATUS_REFRESH: Duration = Duration::from_millis(500);
 
 /// Whether to stop when caught up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +99,7 @@ pub struct RunReport {
 pub struct Pipeline {
     config: Arc<PipelineConfig>,
     stages: Vec<StageRunner>,
-    status: StatusBoard,
+    status: Arc<Mutex<StatusBoard>>,
     /// The stop flag of the runtime view the stages' modules run on.
     interrupt: Arc<AtomicBool>,
 }
@@ -104,7 +119,7 @@ impl Pipeline {
             .map(|i| StageRunner::new(&config, i, Arc::clone(&runtime)))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
-            status: StatusBoard::new(&config, &stages),
+            status: Arc::new(Mutex::new(StatusBoard::new(&config, &stages))),
             config: Arc::new(config),
             stages,
             interrupt,
@@ -140,14 +155,20 @@ impl Pipeline {
         // Before the first commit: a store that ignores If-None-Match would
         // let two writers of one table both win.
         ingot_delta::objects::check_conditional_put(self.config.layout().root()).await?;
-        self.status.start().await;
-        let relay = tokio::spawn(relay_stop(Arc::clone(&stop), Arc::clone(&self.interrupt)));
-        let result = self.run_mode(brokers, mode, stop).await;
+        self.status.lock().await.start().await;
+        let wakeups = Arc::new(Wakeups::new(&self.config, Polling::default()));
+        let relay = tokio::spawn(relay_stop(
+            Arc::clone(&stop),
+            Arc::clone(&self.interrupt),
+            Arc::clone(&wakeups),
+        ));
+        let result = self.run_mode(brokers, mode, stop, wakeups).await;
         relay.abort();
+        let mut status = self.status.lock().await;
         if let Err(e) = &result {
-            self.status.stopped_by(e);
+            status.stopped_by(e);
         }
-        self.status.save(true, true).await;
+        status.save(true, true).await;
         result
     }
 
@@ -156,190 +177,157 @@ impl Pipeline {
         brokers: String,
         mode: RunMode,
         stop: Arc<AtomicBool>,
+        wakeups: Arc<Wakeups>,
     ) -> Result<RunReport> {
-        let mut report = RunReport {
-            stages: self
-                .stages
-                .iter()
-                .map(|s| StageReport {
-                    stage: s.id().stage.clone(),
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        };
-        match mode {
+        let assigned = Assigned::default();
+        let ingest = self.spawn_ingest(brokers, mode, &stop, &wakeups, &assigned);
+        // In the continuous mode each stage steps on the one host holding
+        // its lease; `--once` holds none.
+        let keeper = (mode == RunMode::Continuous)
+            .then(|| Arc::new(lease::Keeper::start(&self.config, &status::host_name())));
+        if let Some(keeper) = &keeper {
+            for (i, stage) in self.stages.iter_mut().enumerate() {
+                stage.set_fence(keeper.fence(i));
+            }
+        }
+        let shared = Arc::new(Shared {
+            board: Arc::clone(&self.status),
+            wakeups,
+            stop: Arc::clone(&stop),
+            keeper,
+        });
+        let refresh = tokio::spawn(refresh_status(Arc::clone(&shared), assigned));
+        let stages = std::mem::take(&mut self.stages);
+        let (ingest, ended) = match mode {
             RunMode::Once => {
-                let ingest = Ingest::new(
-                    Arc::clone(&self.config),
-                    brokers,
-                    Handle::current(),
-                    Arc::clone(&stop),
-                    true,
-                );
-                report.ingest = blocking(move || ingest.run()).await?;
-                self.run_stages_once(&mut report, &stop).await;
+                let ingest = ingest.await;
+                let mut ended = Vec::new();
+                for (i, stage) in stages.into_iter().enumerate() {
+                    let task = tokio::spawn(stage_task::run(i, stage, Arc::clone(&shared)));
+                    ended.push(task.await);
+                }
+                (ingest, ended)
             }
             RunMode::Continuous => {
-                let assigned = Assigned::default();
-                let ingest = tokio::spawn(supervise_ingest(
-                    Arc::clone(&self.config),
-                    brokers,
-                    Arc::clone(&stop),
-                    Arc::clone(&assigned),
-                ));
-                // Each stage steps on the one host holding its lease.
-                let keeper = lease::Keeper::start(&self.config, &status::host_name());
-                for (i, stage) in self.stages.iter_mut().enumerate() {
-                    stage.set_fence(keeper.fence(i));
+                let tasks: Vec<JoinHandle<Ended>> = stages
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, stage)| tokio::spawn(stage_task::run(i, stage, Arc::clone(&shared))))
+                    .collect();
+                let ingest = ingest.await;
+                if ingest.is_err() {
+                    // The ingest task panicked: stop the stages.
+                    shared.stop.store(true, Ordering::SeqCst);
+                    shared.wakeups.stop();
                 }
-                self.run_stages(&mut report, &stop, &keeper, &assigned)
-                    .await;
-                keeper.release().await;
-                report.ingest = ingest
-                    .await
-                    .map_err(|e| Error::Internal(format!("ingest task: {e}")))??;
+                (ingest, futures::future::join_all(tasks).await)
+            }
+        };
+        let mut report = RunReport::default();
+        let mut panicked = None;
+        for task in ended {
+            match task {
+                Ok(ended) => {
+                    self.stages.push(ended.stage);
+                    report.stages.push(ended.report);
+                    report.errors.extend(ended.errors);
+                }
+                Err(e) => panicked = Some(Error::Internal(format!("stage task: {e}"))),
             }
         }
-        Ok(report)
-    }
-
-    /// The `--once` stage loop: each stage in order, until its input holds
-    /// nothing new; a stage that fails gives up for the run.
-    async fn run_stages_once(&mut self, report: &mut RunReport, stop: &AtomicBool) {
-        let status = &mut self.status;
-        for (i, (stage, totals)) in self.stages.iter_mut().zip(&mut report.stages).enumerate() {
-            while !stop.load(Ordering::SeqCst) {
-                let outcome = stage.step().await;
-                if stopped_mid_step(stage, &outcome, stop) {
-                    break;
-                }
-                status.record(i, stage, &outcome);
-                status.save(false, false).await;
-                match outcome {
-                    Ok(StepOutcome::Idle) => break,
-                    Ok(step) => {
-                        add(totals, &step);
-                        if let Some(failure) = stage.take_failure() {
-                            report.errors.push(failure);
-                        }
-                    }
-                    Err(e) if e.is_conflict() => {
-                        tracing::info!(parent: stage.span(), error = %e, "another writer committed first, redoing");
-                        tokio::time::sleep(IDLE_WAIT).await;
-                    }
-                    Err(e) => {
-                        tracing::error!(parent: stage.span(), error = %e, "stage gave up");
-                        status.give_up(i, &e);
-                        report.errors.push(e);
-                        break;
-                    }
-                }
-            }
+        refresh.abort();
+        let _cancelled = refresh.await;
+        let keeper = Arc::into_inner(shared).and_then(|s| s.keeper);
+        if let Some(keeper) = keeper.and_then(Arc::into_inner) {
+            keeper.release().await;
         }
+        report.ingest = ingest.map_err(|e| Error::Internal(format!("ingest task: {e}")))??;
+        panicked.map_or(Ok(report), Err)
     }
 
-    /// The continuous stage loop: every stage steps when it has work; a
-    /// failing stage backs off on its own without holding up the others.
-    async fn run_stages(
-        &mut self,
-        report: &mut RunReport,
-        stop: &AtomicBool,
-        keeper: &lease::Keeper,
+    /// Starts the ingest loop: in `--once` until every partition is read to
+    /// its end (then bronze is announced finished), in the continuous mode
+    /// until stopped, restarted after external failures.
+    fn spawn_ingest(
+        &self,
+        brokers: String,
+        mode: RunMode,
+        stop: &Arc<AtomicBool>,
+        wakeups: &Arc<Wakeups>,
         assigned: &Assigned,
-    ) {
-        let mut retry_at: Vec<Option<(Instant, Duration)>> = vec![None; self.stages.len()];
-        while !stop.load(Ordering::SeqCst) {
-            let mut progressed = false;
-            self.status.set_partitions(
-                assigned
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .clone(),
-            );
-            for (i, stage) in self.stages.iter_mut().enumerate() {
-                let standing = keeper.standing(i);
-                let owner = matches!(standing, Standing::Owner { .. });
-                self.status.set_standing(i, standing);
-                if !owner
-                    || retry_at[i].is_some_and(|(at, _)| Instant::now() < at)
-                    || stop.load(Ordering::SeqCst)
-                {
-                    continue;
-                }
-                let outcome = stage.step().await;
-                if stopped_mid_step(stage, &outcome, stop) {
-                    continue;
-                }
-                self.status.record(i, stage, &outcome);
-                match outcome {
-                    Ok(StepOutcome::Idle) => retry_at[i] = None,
-                    Ok(step) => {
-                        add(&mut report.stages[i], &step);
-                        retry_at[i] = None;
-                        progressed = true;
-                    }
-                    Err(e) if e.is_conflict() => {
-                        tracing::info!(parent: stage.span(), error = %e, "another writer committed first, redoing");
-                    }
-                    Err(e) if e.is_not_owner() => {
-                        tracing::info!(parent: stage.span(), error = %e, "another host runs this stage now");
-                    }
-                    Err(e) => {
-                        let wait = retry_at[i]
-                            .map_or(Duration::from_secs(1), |(_, w)| (w * 2).min(MAX_BACKOFF));
-                        tracing::error!(parent: stage.span(), error = %e, class = ?e.class(), retry_in = ?wait, "stage failed");
-                        retry_at[i] = Some((Instant::now() + wait, wait));
-                    }
+    ) -> JoinHandle<Result<IngestReport>> {
+        let announce = Arc::clone(wakeups);
+        let ingest = Ingest::new(
+            Arc::clone(&self.config),
+            brokers,
+            Handle::current(),
+            Arc::clone(stop),
+            mode == RunMode::Once,
+        )
+        .notifying(Arc::new(move |_| announce.bronze_committed()))
+        .reporting_to(Arc::clone(assigned));
+        let (stop, wakeups) = (Arc::clone(stop), Arc::clone(wakeups));
+        tokio::spawn(async move {
+            let result = match mode {
+                RunMode::Once => blocking(move || ingest.run()).await,
+                RunMode::Continuous => supervise_ingest(ingest, &stop).await,
+            };
+            if result.is_err() {
+                // Nothing can flow without ingest: stop the stages too.
+                stop.store(true, Ordering::SeqCst);
+                wakeups.stop();
+            }
+            wakeups.bronze_finished();
+            result
+        })
+    }
+}
+
+/// Keeps the status board's partitions and leases current and saves it
+/// (at most every [`status::SAVE_INTERVAL`]), until aborted.
+async fn refresh_status(shared: Arc<Shared>, assigned: Assigned) {
+    loop {
+        let partitions = assigned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let document = {
+            let mut board = shared.board.lock().await;
+            board.set_partitions(partitions);
+            if let Some(keeper) = &shared.keeper {
+                for i in 0..board.stages() {
+                    board.set_standing(i, keeper.standing(i));
                 }
             }
-            self.status.save(false, false).await;
-            if !progressed {
-                tokio::time::sleep(IDLE_WAIT).await;
-            }
+            board.document(false, false)
+        };
+        // Written without holding the board: a slow store never holds up
+        // the stages recording their steps.
+        if let Some(document) = document {
+            document.write().await;
         }
+        tokio::time::sleep(STATUS_REFRESH).await;
     }
 }
 
-/// Whether `outcome` is a step that failed because the run is stopping (its
-/// module call was interrupted): not the stage's failure, nothing of its
-/// range was committed, the next start redoes it.
-fn stopped_mid_step(stage: &StageRunner, outcome: &Result<StepOutcome>, stop: &AtomicBool) -> bool {
-    let stopped = outcome.is_err() && stop.load(Ordering::SeqCst);
-    if stopped {
-        tracing::info!(parent: stage.span(), "stopped mid-step; its range is left for the next start");
-    }
-    stopped
-}
-
-/// Sets `interrupt` (ending the pipeline's module calls) once `stop` is set.
-async fn relay_stop(stop: Arc<AtomicBool>, interrupt: Arc<AtomicBool>) {
+/// Sets `interrupt` (ending the pipeline's module calls) and wakes every
+/// waiting stage once `stop` is set.
+async fn relay_stop(stop: Arc<AtomicBool>, interrupt: Arc<AtomicBool>, wakeups: Arc<Wakeups>) {
     while !stop.load(Ordering::SeqCst) {
         tokio::time::sleep(STOP_POLL).await;
     }
     interrupt.store(true, Ordering::SeqCst);
+    wakeups.stop();
 }
 
 /// Runs the ingest loop until stopped, restarting it with backoff after
 /// external (broker, storage) failures.
-async fn supervise_ingest(
-    config: Arc<PipelineConfig>,
-    brokers: String,
-    stop: Arc<AtomicBool>,
-    assigned: Assigned,
-) -> Result<IngestReport> {
+async fn supervise_ingest(ingest: Ingest, stop: &AtomicBool) -> Result<IngestReport> {
     let mut total = IngestReport::default();
     let mut wait = Duration::from_secs(1);
     loop {
-        let ingest = Ingest::new(
-            Arc::clone(&config),
-            brokers.clone(),
-            Handle::current(),
-            Arc::clone(&stop),
-            false,
-        )
-        .reporting_to(Arc::clone(&assigned));
-        match blocking(move || ingest.run()).await {
+        let attempt = ingest.clone();
+        match blocking(move || attempt.run()).await {
             Ok(r) => {
                 total.records += r.records;
                 total.commits += r.commits;
@@ -351,11 +339,7 @@ async fn supervise_ingest(
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(MAX_BACKOFF);
             }
-            Err(e) => {
-                // Nothing can flow without ingest: stop the stages too.
-                stop.store(true, Ordering::SeqCst);
-                return Err(e);
-            }
+            Err(e) => return Err(e),
         }
     }
 }

@@ -210,6 +210,11 @@ impl StatusBoard {
         }
     }
 
+    /// The number of stages shown.
+    pub fn stages(&self) -> usize {
+        self.status.stages.len()
+    }
+
     /// Records where this host stands with stage `i` in the fleet.
     pub fn set_standing(&mut self, i: usize, standing: Standing) {
         if let Some(s) = self.status.stages.get_mut(i) {
@@ -234,16 +239,45 @@ impl StatusBoard {
     /// write, or at once with `now`. A failed write is logged: status is
     /// for people, and must never stop the data.
     pub async fn save(&mut self, now: bool, stopped: bool) {
+        if let Some(document) = self.document(now, stopped) {
+            document.write().await;
+        }
+    }
+
+    /// The document to save, as [`StatusBoard::save`] would write it now
+    /// (`None` when it is not due): for a caller that writes it after
+    /// letting the board go.
+    pub fn document(&mut self, now: bool, stopped: bool) -> Option<StatusDocument> {
         if !now && self.saved.is_some_and(|t| t.elapsed() < SAVE_INTERVAL) {
-            return;
+            return None;
         }
         self.saved = Some(Instant::now());
         self.status.updated_at = now_micros();
         self.status.stopped = stopped;
         let text = serde_json::to_vec_pretty(&self.status)
             .expect("invariant: the status is plain data and serializes to json");
-        if let Err(e) = objects::write(&self.uri, text).await {
-            tracing::warn!(pipeline = %self.status.pipeline, file = %self.uri, error = %e, "cannot save stage status");
+        Some(StatusDocument {
+            uri: self.uri.clone(),
+            pipeline: self.status.pipeline.clone(),
+            text,
+        })
+    }
+}
+
+/// A pipeline's status, serialized, for [`StatusDocument::write`].
+#[derive(Debug)]
+pub struct StatusDocument {
+    uri: String,
+    pipeline: String,
+    text: Vec<u8>,
+}
+
+impl StatusDocument {
+    /// Writes the document; a failure is logged: status is for people, and
+    /// must never stop the data.
+    pub async fn write(self) {
+        if let Err(e) = objects::write(&self.uri, self.text).await {
+            tracing::warn!(pipeline = %self.pipeline, file = %self.uri, error = %e, "cannot save stage status");
         }
         ingot_core::fault::point("status-save");
     }

@@ -132,7 +132,7 @@ pub struct IngestConfig {
     pub max_records: usize,
     /// Bytes (keys + values) per commit at most.
     pub max_bytes: usize,
-    /// Milliseconds a record may wait before its commit.
+    /// Milliseconds a record may wait before its commit (continuous mode).
     pub max_latency_ms: u64,
 }
 
@@ -141,7 +141,7 @@ impl Default for IngestConfig {
         Self {
             max_records: 200_000,
             max_bytes: 64 << 20,
-            max_latency_ms: 1_000,
+            max_latency_ms: 250,
         }
     }
 }
@@ -217,6 +217,9 @@ pub struct StageConfig {
     /// Rows per call into the module.
     #[serde(default = "default_batch_rows")]
     pub batch_rows: usize,
+    /// Instances of the module that may run the slices of one chunk at once.
+    #[serde(default = "default_instances")]
+    pub instances: usize,
     /// Input versions per output commit at most.
     #[serde(default = "default_max_versions")]
     pub max_versions_per_commit: i64,
@@ -284,6 +287,10 @@ fn default_embedded_partitions() -> i32 {
 }
 fn default_batch_rows() -> usize {
     8_192
+}
+/// One instance per core, at most 4.
+fn default_instances() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 fn default_max_versions() -> i64 {
     100

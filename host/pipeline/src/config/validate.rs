@@ -95,6 +95,7 @@ impl PipelineConfig {
         }
         let sizes = [
             ("batch-rows", s.batch_rows == 0),
+            ("instances", s.instances == 0),
             ("max-versions-per-commit", s.max_versions_per_commit <= 0),
             ("max-mib-per-commit", s.max_mib_per_commit == 0),
         ];

@@ -2,8 +2,11 @@
 //! of a step, of `ingot reprocess` and of the deploy dry run.
 //!
 //! A step runs its range chunk by chunk ([`Executor::run`] per chunk). A
-//! call hands a chunk to the module in slices of `batch-rows`, on a
-//! blocking thread, holding a permit of the tenant's gate. A chunk the
+//! call hands a chunk to the module in slices of `batch-rows`, on blocking
+//! threads: the slices are shared out in order among up to `instances`
+//! instances of the module, which run at once (each holding a permit of
+//! the tenant's gate, when it has one free), and their outputs are put
+//! back in input order, so the result is the one a single instance gives. A chunk the
 //! module keeps failing on (a trap, a timeout, running out of memory, an
 //! oversized output, or output the table refuses) is retried
 //! `max-attempts` times with backoff, then isolated: the chunk is cut in
@@ -20,7 +23,7 @@ use std::{collections::VecDeque, sync::Arc, time::Duration};
 
 use ingot_core::{StageId, arrow::array::RecordBatch, short_digest};
 use ingot_sandbox::{Instance, Limits, Module, Runtime, RuntimeError};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use ingot_core::ErrorClass;
 
@@ -111,6 +114,8 @@ pub struct ExecuteSettings {
     pub batch_rows: usize,
     /// Attempts at a failing range before isolation.
     pub max_attempts: u32,
+    /// Instances of the module that may run one call's slices at once.
+    pub instances: usize,
 }
 
 /// A check of a call's output (that the output table would accept it); a
@@ -138,7 +143,8 @@ pub struct Executor {
     init_config: Vec<(String, String)>,
     settings: ExecuteSettings,
     gate: Option<Arc<Semaphore>>,
-    instance: Option<Instance>,
+    /// Instances ready for the next call (none after a failed call).
+    instances: Vec<Instance>,
 }
 
 impl Executor {
@@ -169,7 +175,7 @@ impl Executor {
             init_config,
             settings,
             gate: None,
-            instance: Some(instance),
+            instances: vec![instance],
         })
     }
 
@@ -239,7 +245,7 @@ impl Executor {
         )?;
         self.module = module;
         self.init_config = init_config;
-        self.instance = Some(instance);
+        self.instances = vec![instance];
         Ok(())
     }
 
@@ -366,39 +372,116 @@ impl Executor {
         processing_time: i64,
         check: &mut (dyn OutputCheck + Send),
     ) -> Result<(Vec<RecordBatch>, Vec<Reject>)> {
-        let instance = match self.instance.take() {
-            Some(i) => i,
-            None => Instance::new(
+        let slices: Vec<RecordBatch> = changes
+            .iter()
+            .flat_map(|b| slices(b, self.settings.batch_rows))
+            .collect();
+        let wanted = self.settings.instances.clamp(1, slices.len().max(1));
+        let permits = permits(self.gate.clone(), wanted).await?;
+        let lanes = permits.len().max(1).min(slices.len().max(1));
+        let instances = self.instances_for(lanes)?;
+        let groups = share_out(slices, instances.len());
+        let calls: Vec<_> = instances
+            .into_iter()
+            .zip(groups)
+            .map(|(mut instance, group)| {
+                tokio::task::spawn_blocking(move || {
+                    let result = run_module(&mut instance, &group, processing_time);
+                    (instance, result)
+                })
+            })
+            .collect();
+        let (mut outputs, mut rejects, mut failed) = (Vec::new(), Vec::new(), None);
+        let mut ready = Vec::new();
+        for call in calls {
+            let (instance, result) = call
+                .await
+                .map_err(|e| Error::Internal(format!("stage worker panicked: {e}")))?;
+            match result {
+                Ok((o, r)) => {
+                    outputs.extend(o);
+                    rejects.extend(r);
+                    ready.push(instance);
+                }
+                // The first failure in input order is the call's; a failed
+                // call drops every instance (a trap may have poisoned one).
+                Err(e) => failed = failed.or(Some(e)),
+            }
+        }
+        drop(permits);
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        self.instances = ready;
+        check.check(&outputs)?;
+        Ok((outputs, rejects))
+    }
+
+    /// `lanes` instances for a call: the ready ones, and new ones as
+    /// needed. A new instance beyond the first that cannot be made (a full
+    /// pool) leaves the call with fewer.
+    fn instances_for(&mut self, lanes: usize) -> Result<Vec<Instance>, RuntimeError> {
+        let mut instances: Vec<Instance> = self
+            .instances
+            .drain(..lanes.min(self.instances.len()))
+            .collect();
+        while instances.len() < lanes {
+            match Instance::new(
                 &self.runtime,
                 Arc::clone(&self.module),
                 self.id.clone(),
                 &self.settings.limits,
                 &self.init_config,
-            )?,
-        };
-        let permit = match &self.gate {
-            Some(gate) => Some(
-                Arc::clone(gate)
-                    .acquire_owned()
-                    .await
-                    .map_err(|e| Error::Internal(format!("tenant gate closed: {e}")))?,
-            ),
-            None => None,
-        };
-        let batch_rows = self.settings.batch_rows;
-        let (instance, result) = tokio::task::spawn_blocking(move || {
-            let mut instance = instance;
-            let result = run_module(&mut instance, &changes, batch_rows, processing_time);
-            (instance, result)
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("stage worker panicked: {e}")))?;
-        drop(permit);
-        let (outputs, rejects) = result?;
-        self.instance = Some(instance);
-        check.check(&outputs)?;
-        Ok((outputs, rejects))
+            ) {
+                Ok(instance) => instances.push(instance),
+                Err(e) if instances.is_empty() => return Err(e),
+                Err(e) => {
+                    tracing::debug!(error = %e, lanes = instances.len(), "cannot make another instance; running the call on fewer");
+                    break;
+                }
+            }
+        }
+        Ok(instances)
     }
+}
+
+/// Permits of the tenant's `gate` for a call that could use `wanted`
+/// instances: one, waited for, and as many more as are free. Without a
+/// gate, one per instance.
+async fn permits(
+    gate: Option<Arc<Semaphore>>,
+    wanted: usize,
+) -> Result<Vec<Option<OwnedSemaphorePermit>>> {
+    let Some(gate) = gate else {
+        return Ok((0..wanted).map(|_| None).collect());
+    };
+    let first = Arc::clone(&gate)
+        .acquire_owned()
+        .await
+        .map_err(|e| Error::Internal(format!("tenant gate closed: {e}")))?;
+    let more = (1..wanted).map_while(|_| Arc::clone(&gate).try_acquire_owned().ok());
+    Ok(std::iter::once(first).chain(more).map(Some).collect())
+}
+
+/// `slices` cut into `lanes` runs of consecutive slices, as even in rows as
+/// whole slices allow, in order.
+fn share_out(slices: Vec<RecordBatch>, lanes: usize) -> Vec<Vec<RecordBatch>> {
+    let total: usize = slices.iter().map(RecordBatch::num_rows).sum();
+    let per_lane = total.div_ceil(lanes.max(1)).max(1);
+    let mut groups: Vec<Vec<RecordBatch>> = vec![Vec::new()];
+    let mut rows = 0;
+    for slice in slices {
+        if rows >= per_lane && groups.len() < lanes {
+            groups.push(Vec::new());
+            rows = 0;
+        }
+        rows += slice.num_rows();
+        groups
+            .last_mut()
+            .expect("invariant: one group at least")
+            .push(slice);
+    }
+    groups
 }
 
 /// `batch` cut into slices of at most `rows` rows (one empty slice for an
@@ -418,20 +501,19 @@ fn reject_all(rejects: &mut Vec<Reject>, slice: &RecordBatch, reason: &str) {
     rejects.extend((0..slice.num_rows()).map(|row| Reject::new(slice, row, reason.to_owned())));
 }
 
-/// Calls the module on `changes` in slices of `batch_rows`.
+/// Calls the module on each of `slices`, in order.
 fn run_module(
     instance: &mut Instance,
-    changes: &[RecordBatch],
-    batch_rows: usize,
+    slices: &[RecordBatch],
     processing_time: i64,
 ) -> Result<(Vec<RecordBatch>, Vec<Reject>), RuntimeError> {
     instance.set_processing_time(processing_time);
     let mut outputs = Vec::new();
     let mut rejects = Vec::new();
-    for slice in changes.iter().flat_map(|b| slices(b, batch_rows)) {
-        let processed = instance.process(&slice)?;
+    for slice in slices {
+        let processed = instance.process(slice)?;
         for r in processed.rejected {
-            rejects.push(Reject::new(&slice, r.row as usize, r.reason));
+            rejects.push(Reject::new(slice, r.row as usize, r.reason));
         }
         outputs.push(processed.batch);
         ingot_core::fault::point("module-call");

@@ -113,6 +113,7 @@ pub fn execute_settings(stage: &StageConfig) -> ExecuteSettings {
     ExecuteSettings {
         limits: limits_of(stage),
         batch_rows: stage.batch_rows,
+        instances: stage.instances,
         max_attempts: stage.limits.max_attempts,
     }
 }

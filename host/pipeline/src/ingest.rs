@@ -168,9 +168,12 @@ impl Ingest {
         let table = Arc::new(Mutex::new(table));
         let epochs = Arc::new(Mutex::new(HashMap::new()));
         let mut source = self.connect(&table, &epochs)?;
-        let mut committer = Committer::start(self.writer(), Arc::clone(&table))?;
-        let mut buffer = Buffer::default();
-        let mut report = IngestReport::default();
+        let mut batching = Batching {
+            committer: Committer::start(self.writer(), Arc::clone(&table))?,
+            epochs,
+            buffer: Buffer::default(),
+            report: IngestReport::default(),
+        };
         let started = Instant::now();
         let mut idle = false;
         let mut published = None;
@@ -179,13 +182,13 @@ impl Ingest {
             let stopping = self.stop.load(Ordering::SeqCst);
             let drained = self.once && idle && source.caught_up()?;
             if stopping || drained {
-                self.commit_all(&mut committer, &epochs, &mut buffer, &source, &mut report)?;
+                batching.commit_all(&source)?;
                 break;
             }
-            if self.is_due(&buffer) {
-                self.hand_over(&mut committer, &epochs, &mut buffer, &source, &mut report)?;
+            if self.is_due(&batching.buffer) {
+                batching.hand_over(&source)?;
             }
-            absorb(committer.finished()?, &source, &mut report);
+            batching.absorb_finished(&source)?;
             if self.once && source.assignment().is_empty() && started.elapsed() > ASSIGNMENT_TIMEOUT
             {
                 return Err(SourceError::NoAssignment {
@@ -196,21 +199,21 @@ impl Ingest {
             }
             let polled = source.poll(POLL_TIMEOUT)?;
             let out_of_range = matches!(polled, Polled::OutOfRange);
-            idle = !buffer.take(polled);
+            idle = !batching.buffer.take(polled);
             if source.take_revoked() {
                 // Everything buffered is re-read from bronze's txns by the
                 // partitions' next owner (possibly us): drop it. A record
                 // returned by the poll that saw the revocation is dropped too.
-                buffer.clear();
+                batching.buffer.clear();
             }
             if out_of_range {
                 // Keep what was read before the broker lost the position;
                 // positioning from bronze then checks every partition again.
-                self.commit_all(&mut committer, &epochs, &mut buffer, &source, &mut report)?;
+                batching.commit_all(&source)?;
                 source.reposition()?;
             }
         }
-        absorb(committer.finish()?, &source, &mut report);
+        let report = batching.finish(&source)?;
         if let Some(view) = &self.assigned {
             view.lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -258,51 +261,6 @@ impl Ingest {
         })?)
     }
 
-    /// Hands what `buffer` holds (nothing when it is empty) to the
-    /// committer, after the commit before it is done.
-    fn hand_over(
-        &self,
-        committer: &mut Committer,
-        epochs: &Epochs,
-        buffer: &mut Buffer,
-        source: &KafkaSource,
-        report: &mut IngestReport,
-    ) -> Result<()> {
-        if buffer.builder.is_empty() {
-            return Ok(());
-        }
-        let (rows, last, repeats) = buffer.finish();
-        if repeats > 0 {
-            tracing::warn!(
-                repeats,
-                "the broker returned records at offsets already read; dropped"
-            );
-            report.duplicates_dropped += repeats;
-        }
-        let positioned = lock(epochs)?.clone();
-        let done = committer.submit(Batch {
-            rows,
-            last,
-            positioned,
-        })?;
-        absorb(done, source, report);
-        Ok(())
-    }
-
-    /// Hands over what `buffer` holds and waits for every commit.
-    fn commit_all(
-        &self,
-        committer: &mut Committer,
-        epochs: &Epochs,
-        buffer: &mut Buffer,
-        source: &KafkaSource,
-        report: &mut IngestReport,
-    ) -> Result<()> {
-        self.hand_over(committer, epochs, buffer, source, report)?;
-        absorb(committer.wait()?, source, report);
-        Ok(())
-    }
-
     /// The commit thread's writer.
     fn writer(&self) -> BronzeWriter {
         BronzeWriter {
@@ -318,15 +276,74 @@ impl Ingest {
     }
 }
 
-/// Counts finished commits into `report` and tells Kafka how far they got.
-fn absorb(done: Vec<Committed>, source: &KafkaSource, report: &mut IngestReport) {
-    for c in done {
-        report.duplicates_dropped += (c.read - c.written) as u64;
-        if c.written > 0 {
-            report.records += c.written as u64;
-            report.commits += 1;
+/// The batch being filled, the commits of the batches before it, and what
+/// they did.
+struct Batching {
+    committer: Committer,
+    epochs: Epochs,
+    buffer: Buffer,
+    report: IngestReport,
+}
+
+impl Batching {
+    /// Hands what the buffer holds (nothing when it is empty) to the
+    /// committer, after the commit before it is done.
+    fn hand_over(&mut self, source: &KafkaSource) -> Result<()> {
+        if self.buffer.builder.is_empty() {
+            return Ok(());
         }
-        source.commit_advisory(&c.last);
+        let (rows, last, repeats) = self.buffer.finish();
+        if repeats > 0 {
+            tracing::warn!(
+                repeats,
+                "the broker returned records at offsets already read; dropped"
+            );
+            self.report.duplicates_dropped += repeats;
+        }
+        let positioned = lock(&self.epochs)?.clone();
+        let done = self.committer.submit(Batch {
+            rows,
+            last,
+            positioned,
+        })?;
+        self.absorb(done, source);
+        Ok(())
+    }
+
+    /// Hands over what the buffer holds and waits for every commit.
+    fn commit_all(&mut self, source: &KafkaSource) -> Result<()> {
+        self.hand_over(source)?;
+        let done = self.committer.wait()?;
+        self.absorb(done, source);
+        Ok(())
+    }
+
+    /// Takes the outcomes of the commits finished since the last look.
+    fn absorb_finished(&mut self, source: &KafkaSource) -> Result<()> {
+        let done = self.committer.finished()?;
+        self.absorb(done, source);
+        Ok(())
+    }
+
+    /// Waits for every commit (the commit thread stops when this is
+    /// dropped); what they did.
+    fn finish(mut self, source: &KafkaSource) -> Result<IngestReport> {
+        let done = self.committer.wait()?;
+        self.absorb(done, source);
+        Ok(self.report)
+    }
+
+    /// Counts finished commits into the report and tells Kafka how far they
+    /// got.
+    fn absorb(&mut self, done: Vec<Committed>, source: &KafkaSource) {
+        for c in done {
+            self.report.duplicates_dropped += (c.read - c.written) as u64;
+            if c.written > 0 {
+                self.report.records += c.written as u64;
+                self.report.commits += 1;
+            }
+            source.commit_advisory(&c.last);
+        }
     }
 }
 

@@ -55,7 +55,8 @@ pub(super) struct Committed {
     pub last: BTreeMap<PartitionId, i64>,
 }
 
-/// The commit thread and the batches handed to it (see the module docs).
+/// The commit thread and the batches handed to it (see the module docs);
+/// the thread stops when this is dropped.
 pub(super) struct Committer {
     batches: Option<SyncSender<Batch>>,
     done: Receiver<Result<Committed>>,
@@ -137,16 +138,6 @@ impl Committer {
             out.push(outcome?);
         }
         Ok(out)
-    }
-
-    /// Waits for every batch handed over and stops the thread.
-    ///
-    /// # Errors
-    /// As [`Committer::wait`].
-    pub fn finish(mut self) -> Result<Vec<Committed>> {
-        let out = self.wait();
-        self.stop();
-        out
     }
 
     fn stop(&mut self) {

@@ -28,9 +28,11 @@ max-latency-ms = 200
 name = "silver"
 module = "{log_parse}"
 batch-rows = 1000
+input-columns = ["topic", "partition", "offset", "value"]
 [[stages]]
 name = "gold"
 module = "{level_counts}"
+input-columns = ["level", "latency_ms"]
 mode = "accumulate"
 keys = ["level"]
 measures = ["count", "latency_ms_sum"]
@@ -122,6 +124,13 @@ pub fn assert_tenant_tables(lake: &Lake, tenant: &str, lines: &[LogLine]) {
         "SELECT CAST(count(*) AS BIGINT) FROM t WHERE reason = ''",
     );
     assert_eq!(unexplained, vec![0], "every quarantined row has a reason");
+    // Silver's module is given four of bronze's columns; the quarantine
+    // keeps the whole row.
+    let whole = lake::i64s(
+        &quarantine,
+        r#"SELECT CAST(count(*) AS BIGINT) FROM t WHERE "row" LIKE '%"ingest_time":%' AND "row" LIKE '%"key":%'"#,
+    );
+    assert_eq!(whole, vec![bad as i64], "quarantined rows are whole rows");
 
     let expected: BTreeMap<String, (i64, i64)> = logs::level_totals(lines)
         .into_iter()
@@ -135,6 +144,38 @@ pub fn assert_tenant_tables(lake: &Lake, tenant: &str, lines: &[LogLine]) {
     assert_eq!(
         gold, expected,
         "gold = counts and latency sums per level of what was produced"
+    );
+}
+
+/// A stage whose `input-columns` names a column its input lacks fails
+/// before calling its module, naming the setting and the column, and
+/// commits nothing.
+#[test]
+fn input_columns_naming_a_missing_column_fail_the_stage() {
+    let broker = Broker::start();
+    broker.create_topic("logs", 1);
+    let lake_dir = Lake::new();
+    let toml = log_pipeline(&broker.bootstrap(), &lake_dir, "").replace(
+        r#"input-columns = ["level", "latency_ms"]"#,
+        r#"input-columns = ["level", "latency"]"#,
+    );
+    let pipeline = lake_dir.write_pipeline(&toml);
+    let lines = logs::generate(200, 3);
+    harness::produce(
+        &broker.bootstrap(),
+        "logs",
+        lines.iter().map(LogLine::to_kafka),
+    );
+    let out = lake_dir.run_ingot(["run", "--once", &pipeline.display().to_string()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("stages[1].input-columns") && stderr.contains("names `latency`"),
+        "{stderr}"
+    );
+    assert!(
+        !lake::exists(&uri(&lake_dir, "gold")),
+        "gold committed nothing"
     );
 }
 

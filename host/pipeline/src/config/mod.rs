@@ -220,6 +220,10 @@ pub struct StageConfig {
     /// Instances of the module that may run the slices of one chunk at once.
     #[serde(default = "default_instances")]
     pub instances: usize,
+    /// The input columns the module reads (the change columns always
+    /// come too); `None`: every column. The quarantine keeps whole rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_columns: Option<Vec<String>>,
     /// Input versions per output commit at most.
     #[serde(default = "default_max_versions")]
     pub max_versions_per_commit: i64,

@@ -93,6 +93,12 @@ impl PipelineConfig {
             }
             WriteMode::Upsert { .. } | WriteMode::Dedupe { .. } => {}
         }
+        if s.input_columns.as_ref().is_some_and(Vec::is_empty) {
+            return Err(self.invalid(
+                field("input-columns"),
+                "must name at least one column (leave it out to read every column)",
+            ));
+        }
         let sizes = [
             ("batch-rows", s.batch_rows == 0),
             ("instances", s.instances == 0),

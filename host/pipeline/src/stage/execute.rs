@@ -21,7 +21,12 @@
 
 use std::{collections::VecDeque, sync::Arc, time::Duration};
 
-use ingot_core::{StageId, arrow::array::RecordBatch, short_digest};
+use ingot_core::{
+    StageId,
+    arrow::{array::RecordBatch, datatypes::Schema},
+    short_digest,
+};
+use ingot_delta::{CHANGE_TYPE_COLUMN, COMMIT_TIMESTAMP_COLUMN, COMMIT_VERSION_COLUMN};
 use ingot_sandbox::{Instance, Limits, Module, Runtime, RuntimeError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -116,6 +121,46 @@ pub struct ExecuteSettings {
     pub max_attempts: u32,
     /// Instances of the module that may run one call's slices at once.
     pub instances: usize,
+    /// The input columns the module is given, with the change columns
+    /// (`None`: all of them); rejects still carry whole rows.
+    pub input_columns: Option<Arc<[String]>>,
+}
+
+impl ExecuteSettings {
+    /// The first of the input columns the stage names that `schema` does
+    /// not have.
+    pub fn missing_input_column(&self, schema: &Schema) -> Option<&str> {
+        let columns = self.input_columns.as_deref()?;
+        columns
+            .iter()
+            .find(|c| schema.index_of(c).is_err())
+            .map(String::as_str)
+    }
+
+    /// The indices of the columns of `schema` the module is given, in
+    /// input order; `None` when it gets them all.
+    fn projection(&self, schema: &Schema) -> Option<Vec<usize>> {
+        let columns = self.input_columns.as_deref()?;
+        Some(
+            schema
+                .fields()
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| is_change_column(f.name()) || columns.contains(f.name()))
+                .map(|(i, _)| i)
+                .collect(),
+        )
+    }
+}
+
+/// Whether `name` is one of the Change Data Feed columns every input has.
+fn is_change_column(name: &str) -> bool {
+    [
+        CHANGE_TYPE_COLUMN,
+        COMMIT_VERSION_COLUMN,
+        COMMIT_TIMESTAMP_COLUMN,
+    ]
+    .contains(&name)
 }
 
 /// A check of a call's output (that the output table would accept it); a
@@ -372,10 +417,11 @@ impl Executor {
         processing_time: i64,
         check: &mut (dyn OutputCheck + Send),
     ) -> Result<(Vec<RecordBatch>, Vec<Reject>)> {
-        let slices: Vec<RecordBatch> = changes
+        let slices: Vec<Slice> = changes
             .iter()
             .flat_map(|b| slices(b, self.settings.batch_rows))
-            .collect();
+            .map(|whole| Slice::of(whole, &self.settings))
+            .collect::<Result<_>>()?;
         let wanted = self.settings.instances.clamp(1, slices.len().max(1));
         let permits = permits(self.gate.clone(), wanted).await?;
         let lanes = permits.len().max(1).min(slices.len().max(1));
@@ -465,10 +511,10 @@ async fn permits(
 
 /// `slices` cut into `lanes` runs of consecutive slices, as even in rows as
 /// whole slices allow, in order.
-fn share_out(slices: Vec<RecordBatch>, lanes: usize) -> Vec<Vec<RecordBatch>> {
-    let total: usize = slices.iter().map(RecordBatch::num_rows).sum();
+fn share_out(slices: Vec<Slice>, lanes: usize) -> Vec<Vec<Slice>> {
+    let total: usize = slices.iter().map(Slice::num_rows).sum();
     let per_lane = total.div_ceil(lanes.max(1)).max(1);
-    let mut groups: Vec<Vec<RecordBatch>> = vec![Vec::new()];
+    let mut groups: Vec<Vec<Slice>> = vec![Vec::new()];
     let mut rows = 0;
     for slice in slices {
         if rows >= per_lane && groups.len() < lanes {
@@ -482,6 +528,29 @@ fn share_out(slices: Vec<RecordBatch>, lanes: usize) -> Vec<Vec<RecordBatch>> {
             .push(slice);
     }
     groups
+}
+
+/// A slice of a chunk: the whole rows (what a reject keeps) and the columns
+/// the module is given.
+struct Slice {
+    whole: RecordBatch,
+    given: RecordBatch,
+}
+
+impl Slice {
+    fn of(whole: RecordBatch, settings: &ExecuteSettings) -> Result<Self> {
+        let given = match settings.projection(&whole.schema()) {
+            Some(columns) => whole
+                .project(&columns)
+                .map_err(|e| Error::Internal(format!("cannot project the input columns: {e}")))?,
+            None => whole.clone(),
+        };
+        Ok(Slice { whole, given })
+    }
+
+    fn num_rows(&self) -> usize {
+        self.whole.num_rows()
+    }
 }
 
 /// `batch` cut into slices of at most `rows` rows (one empty slice for an
@@ -504,16 +573,16 @@ fn reject_all(rejects: &mut Vec<Reject>, slice: &RecordBatch, reason: &str) {
 /// Calls the module on each of `slices`, in order.
 fn run_module(
     instance: &mut Instance,
-    slices: &[RecordBatch],
+    slices: &[Slice],
     processing_time: i64,
 ) -> Result<(Vec<RecordBatch>, Vec<Reject>), RuntimeError> {
     instance.set_processing_time(processing_time);
     let mut outputs = Vec::new();
     let mut rejects = Vec::new();
     for slice in slices {
-        let processed = instance.process(slice)?;
+        let processed = instance.process(&slice.given)?;
         for r in processed.rejected {
-            rejects.push(Reject::new(slice, r.row as usize, r.reason));
+            rejects.push(Reject::new(&slice.whole, r.row as usize, r.reason));
         }
         outputs.push(processed.batch);
         ingot_core::fault::point("module-call");

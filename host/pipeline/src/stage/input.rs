@@ -107,6 +107,11 @@ impl Changes {
         }
     }
 
+    /// The schema of every chunk.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
     /// Changes already in memory.
     pub fn from_batches(schema: SchemaRef, batches: Vec<RecordBatch>, batch_rows: usize) -> Self {
         let batches = futures::stream::iter(batches.into_iter().map(Ok)).boxed();

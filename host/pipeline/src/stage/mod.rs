@@ -26,7 +26,10 @@ pub mod sink;
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use ingot_core::{
-    ErrorClass, Layout, StageId, arrow::array::RecordBatch, clock::now_micros, short_digest,
+    ErrorClass, Layout, StageId,
+    arrow::{array::RecordBatch, datatypes::SchemaRef},
+    clock::now_micros,
+    short_digest,
 };
 use ingot_delta::{Attempt, Table, WriteMode};
 use ingot_sandbox::{Limits, Runtime};
@@ -35,7 +38,7 @@ use tracing::Instrument as _;
 
 use crate::{
     Error, ProgressError, Result,
-    config::{PipelineConfig, StageConfig},
+    config::{ConfigError, PipelineConfig, StageConfig},
     deployments::Registry,
     quarantine::{Reject, RowSet},
     swap::ModuleWatch,
@@ -91,6 +94,10 @@ pub struct StageRunner {
     /// it back after a deploy replaced it).
     module_file: PathBuf,
     failure: Option<Error>,
+    /// The pipeline file and the stage's index in it (for errors naming
+    /// its settings).
+    config_path: PathBuf,
+    index: usize,
     /// The input version this stage was last found caught up at: while the
     /// input stays there, a step is idle without reading the output and
     /// quarantine tables (most stages of a busy host are idle most of the
@@ -114,6 +121,7 @@ pub fn execute_settings(stage: &StageConfig) -> ExecuteSettings {
         limits: limits_of(stage),
         batch_rows: stage.batch_rows,
         instances: stage.instances,
+        input_columns: stage.input_columns.as_deref().map(Arc::from),
         max_attempts: stage.limits.max_attempts,
     }
 }
@@ -173,6 +181,8 @@ impl StageRunner {
             id,
             executor,
             failure: None,
+            config_path: config.path.clone(),
+            index,
             caught_up_at: None,
         })
     }
@@ -327,6 +337,7 @@ impl StageRunner {
         txn: &str,
         reprocessing: bool,
     ) -> Result<(Ran, String, Attempt)> {
+        self.check_input_columns(changes.schema())?;
         let first = match (range.pinned, self.sinks.quarantine()) {
             (true, Some(q)) => redo::first_attempt(q, txn, range).await?,
             _ => FirstAttempt::default(),
@@ -377,6 +388,23 @@ impl StageRunner {
             config: Some(run.executor.init_config().to_vec()),
         };
         Ok((ran, run.executor.module().digest().to_owned(), attempt))
+    }
+
+    /// Fails the step, before any call, when the stage's `input-columns`
+    /// names a column its input does not have.
+    fn check_input_columns(&self, schema: &SchemaRef) -> Result<()> {
+        let Some(column) = self.executor.settings().missing_input_column(schema) else {
+            return Ok(());
+        };
+        Err(ConfigError::invalid(
+            &self.config_path,
+            format!("stages[{}].input-columns", self.index),
+            format!(
+                "names `{column}`, which the input {} does not have",
+                self.input_uri
+            ),
+        )
+        .into())
     }
 
     /// The executor a pinned redo runs when its first attempt ran another

@@ -450,7 +450,8 @@ impl Executor {
                     ready.push(instance);
                 }
                 // The first failure in input order is the call's; a failed
-                // call drops every instance (a trap may have poisoned one).
+                // call drops every instance it ran (a trap may have
+                // poisoned one).
                 Err(e) => failed = failed.or(Some(e)),
             }
         }
@@ -458,7 +459,7 @@ impl Executor {
         if let Some(e) = failed {
             return Err(e.into());
         }
-        self.instances = ready;
+        self.instances.extend(ready);
         check.check(&outputs)?;
         Ok((outputs, rejects))
     }
@@ -589,3 +590,6 @@ fn run_module(
     }
     Ok((outputs, rejects))
 }
+
+#[cfg(test)]
+mod tests;

@@ -14,7 +14,7 @@
 //!    comes from its own status document (`started_at` to the last save).
 //!
 //! Asserts row counts, never timings. Run: `./dev bench density`, or
-//! `cargo bench -p ingot-bench --bench density`. `INGOT_BENCH_INSTANCES`
+//! `cargo bench --workspace --bench density`. `INGOT_BENCH_INSTANCES`
 //! (default 500) and `INGOT_BENCH_DENSITY_RECORDS` (default 100,000) size it.
 
 #[path = "../../../tests/e2e/harness/broker.rs"]

@@ -18,8 +18,9 @@
 //!
 //! Prints markdown tables. Asserts row counts only, never timings.
 //!
-//! Run: `./dev bench fleet` (it builds the `ingot` binary first), or
-//! `cargo bench -p ingot-bench --bench fleet` with `INGOT_BIN` naming one.
+//! Run: `./dev bench fleet` (it builds the `ingot` binary with the
+//! benches), or `cargo bench --workspace --bench fleet` after `cargo build
+//! --release --workspace --benches --bins`, or with `INGOT_BIN` naming one.
 
 #[path = "../../../tests/e2e/harness/broker.rs"]
 #[expect(

@@ -28,7 +28,7 @@
 //! Asserts row counts only (every row parsed, none rejected), never timings.
 //!
 //! Run: `./dev bench languages`, or
-//! `cargo bench -p ingot-bench --bench languages`.
+//! `cargo bench --workspace --bench languages`.
 
 #[path = "common/bronze.rs"]
 mod bronze;

@@ -8,12 +8,19 @@
 //! 3. ingot's ingest loop (`--once`) into a temp lake, then the silver
 //!    (`log_parse.wasm`, append) and gold (`level_counts.wasm`, accumulate)
 //!    stages, each timed to completion.
-//! 4. `scripts/bench-peer.sh`: the Python peer on the same topic.
+//! 4. The release `ingot` binary, `ingot run --once` on a pipeline file of
+//!    the same shape, into a fresh lake: the process's wall time, and each
+//!    phase from the timestamps of the commits it wrote.
+//! 5. `scripts/bench-peer.sh`: the Python peer on the same topic.
 //!
-//! Prints one markdown table. Asserts row counts only, never timings.
+//! Prints one markdown table, writes it as JSON (`common/results.rs`) and
+//! plots it (`docs/benchmarks/medallion-throughput.svg`). Asserts row counts
+//! only, never timings.
 //!
-//! Run: `./dev bench`, or `cargo bench -p ingot-bench --bench medallion`.
+//! Run: `./dev bench`, or `cargo bench --workspace --bench medallion`.
 
+#[path = "medallion/binary.rs"]
+mod binary;
 // The e2e harness's broker (Tansu on a free loopback port), shared so the
 // bench and the tests start it the same way.
 #[path = "../../../tests/e2e/harness/broker.rs"]
@@ -23,13 +30,30 @@
 )]
 mod broker;
 mod common;
+#[path = "common/ingot_process.rs"]
+#[expect(
+    dead_code,
+    reason = "the medallion runs `ingot run --once`: it needs no SIGTERM, CPU time or polling"
+)]
+mod ingot_process;
+#[path = "common/lake.rs"]
+#[expect(dead_code, reason = "the medallion reads no lineage ranges")]
+mod lake;
 #[path = "common/log_pipeline.rs"]
 mod log_pipeline;
 #[path = "medallion/peer.rs"]
 mod peer;
 #[path = "common/pipeline.rs"]
 mod pipeline;
+#[path = "common/plot.rs"]
+#[expect(dead_code, reason = "the medallion draws bars only")]
+mod plot;
+#[path = "medallion/report.rs"]
+mod report;
+#[path = "common/results.rs"]
+mod results;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -39,11 +63,14 @@ use ingot_pipeline::config::PipelineConfig;
 use ingot_sandbox::Runtime;
 use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use serde_json::json;
 
 use broker::{Broker, client_config};
-use common::{Table, decimal, env_count, log_records, thousands, workspace_root};
+use common::{env_count, log_records, thousands, workspace_root};
 use log_pipeline::{LogPipeline, local_lake};
 use pipeline::{StageTotals, commits, run_ingest, run_stage};
+use report::{Report, Row, Who};
+use results::Results;
 
 /// The topic every reader drains.
 const TOPIC: &str = "bench";
@@ -54,42 +81,6 @@ const MAX_RECORDS: usize = 200_000;
 /// How long a reader may take to drain the topic.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// One line of the result table.
-struct Row {
-    stage: String,
-    records: u64,
-    seconds: f64,
-    /// Bytes (keys + values) the stage read, when that means something.
-    bytes: Option<f64>,
-    ratio: String,
-}
-
-impl Row {
-    fn rate(&self) -> f64 {
-        self.records as f64 / self.seconds
-    }
-
-    fn cells(&self) -> Vec<String> {
-        vec![
-            self.stage.clone(),
-            thousands(self.records as f64),
-            decimal(self.seconds),
-            thousands(self.rate()),
-            self.bytes
-                .map_or_else(|| "—".into(), |b| decimal(b / self.seconds / 1e6)),
-            decimal(self.seconds * 1e6 / self.records as f64),
-            self.ratio.clone(),
-        ]
-    }
-}
-
-/// What ingot did, stage by stage.
-struct IngotFigures {
-    ingest: Row,
-    silver: Row,
-    gold: Row,
-}
-
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -99,13 +90,15 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    let results = Results::start("medallion");
     let records = env_count("INGOT_BENCH_RECORDS", 1_000_000)?;
+    let bin = ingot_process::ingot_binary()?;
     println!(
         "# ingot medallion benchmark: {} records of ~{} bytes\n",
         thousands(records as f64),
         common::RECORD_BYTES
     );
-    println!("machine: {}\n", common::machine());
+    println!("machine: {}\n", results.machine());
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -121,28 +114,30 @@ fn main() -> Result<()> {
         "raw consumer read {} of {records}",
         raw.records
     );
-    eprintln!("bench: ingot ingest, silver, gold");
-    let lake = tempfile::Builder::new()
+    let dir = tempfile::Builder::new()
         .prefix("ingot-bench-lake-")
         .tempdir()?;
-    let ingot = run_ingot(&tokio, &bootstrap, records, bytes, lake.path())?;
+    eprintln!("bench: ingot ingest, silver, gold (in process)");
+    let mut rows = vec![produced, raw];
+    rows.extend(run_ingot(&tokio, &bootstrap, records, bytes, dir.path())?);
+    eprintln!("bench: ingot run --once (the binary {})", bin.display());
+    rows.extend(run_binary(&bin, &bootstrap, records, bytes, dir.path())?);
     eprintln!("bench: python peer");
     let peer = peer::run(&peer::PeerRun {
         root: &workspace_root(),
         brokers: &bootstrap,
         topic: TOPIC,
         records,
-        lake: &lake.path().join("peer"),
+        lake: &dir.path().join("peer"),
         timeout: Duration::from_secs(600 + records as u64 / 2_000),
     });
-    print_results(Results {
-        records,
-        bytes,
-        produced,
-        raw,
-        ingot,
-        peer,
-    });
+    let report = with_peer(rows, peer, records, bytes);
+    report.print(records, bytes);
+    report.plot(records)?;
+    results.write(
+        json!({ "records": records, "topic_partitions": PARTITIONS, "max_records": MAX_RECORDS }),
+        report.json(records, bytes),
+    )?;
     Ok(())
 }
 
@@ -157,11 +152,13 @@ fn fill_topic(bootstrap: &str, records: usize) -> Result<(Row, f64)> {
     ensure!(sent as usize == records, "produced {sent} of {records}");
     let bytes = bytes as f64;
     let row = Row {
-        stage: "produce (rdkafka, acks=all)".into(),
+        who: Who::Producer,
+        phase: "produce",
+        label: "produce (rdkafka, acks=all)".into(),
         records: sent,
         seconds,
         bytes: Some(bytes),
-        ratio: "—".into(),
+        commits: None,
     };
     Ok((row, bytes))
 }
@@ -195,16 +192,18 @@ fn raw_consume(bootstrap: &str, records: usize) -> Result<Row> {
     }
     let seconds = started.elapsed().as_secs_f64();
     Ok(Row {
-        stage: "raw consumer (rdkafka, count only)".into(),
+        who: Who::Raw,
+        phase: "consume",
+        label: "raw consumer (rdkafka, count only)".into(),
         records: count,
         seconds,
         bytes: Some(bytes as f64),
-        ratio: "1.00 (baseline)".into(),
+        commits: None,
     })
 }
 
 /// The pipeline file of the benchmark: the log medallion on `bootstrap`.
-fn pipeline_config(bootstrap: &str, lake: &std::path::Path) -> Result<PipelineConfig> {
+fn pipeline_config(bootstrap: &str, lake: &Path) -> Result<PipelineConfig> {
     let text = LogPipeline {
         name: "bench",
         brokers: bootstrap,
@@ -217,14 +216,15 @@ fn pipeline_config(bootstrap: &str, lake: &std::path::Path) -> Result<PipelineCo
     Ok(PipelineConfig::parse(&text, &lake.join("bench.toml"))?)
 }
 
-/// Ingest, then silver, then gold, each timed to completion.
+/// Ingest, then silver, then gold, in process, each timed to completion:
+/// their rows and the end-to-end row (the sum).
 fn run_ingot(
     tokio: &tokio::runtime::Runtime,
     bootstrap: &str,
     records: usize,
     bytes: f64,
-    lake: &std::path::Path,
-) -> Result<IngotFigures> {
+    lake: &Path,
+) -> Result<Vec<Row>> {
     let config = Arc::new(pipeline_config(bootstrap, lake)?);
     let (report, seconds) = run_ingest(tokio, &config, bootstrap)?;
     ensure!(
@@ -232,23 +232,12 @@ fn run_ingot(
         "ingest wrote {} of {records} records",
         report.records
     );
-    let ingest = Row {
-        stage: format!("ingot ingest -> bronze ({})", commits(report.commits)),
-        records: report.records,
-        seconds,
-        bytes: Some(bytes),
-        ratio: String::new(),
-    };
     let runtime = Arc::new(Runtime::new(Some(lake.join("module-cache")))?);
     let silver = run_stage(tokio, &config, 0, &runtime)?;
     ensure!(
-        silver.rows_in as usize == records,
-        "silver read {} of {records} bronze rows",
-        silver.rows_in
-    );
-    ensure!(
-        silver.rows_out as usize == records,
-        "silver wrote {} of {records} rows",
+        silver.rows_in as usize == records && silver.rows_out as usize == records,
+        "silver read {} and wrote {} of {records} rows",
+        silver.rows_in,
         silver.rows_out
     );
     let gold = run_stage(tokio, &config, 1, &runtime)?;
@@ -257,152 +246,144 @@ fn run_ingot(
         "gold read {} of {records} silver rows",
         gold.rows_in
     );
-    Ok(IngotFigures {
-        ingest,
-        silver: stage_row("silver: log_parse.wasm, append", &silver, Some(bytes)),
-        gold: stage_row("gold: level_counts.wasm, accumulate", &gold, None),
-    })
-}
-
-/// The row of a stage run to completion: `what` names the stage, module
-/// and mode.
-fn stage_row(what: &str, totals: &StageTotals, bytes: Option<f64>) -> Row {
-    Row {
-        stage: format!("ingot {what} ({})", commits(totals.commits)),
-        records: totals.rows_in,
-        seconds: totals.seconds,
-        bytes,
-        ratio: String::new(),
-    }
-}
-
-/// What the one table shows.
-struct Results {
-    /// Records on the topic.
-    records: usize,
-    /// Their bytes (keys + values).
-    bytes: f64,
-    /// Filling the topic.
-    produced: Row,
-    /// The raw consumer, the baseline.
-    raw: Row,
-    /// ingot's stages.
-    ingot: IngotFigures,
-    /// The Python peer's phases, or why it could not run.
-    peer: Result<peer::PeerFigures>,
-}
-
-/// Prints the one table: produce, raw, ingot, peer, with ratios.
-fn print_results(results: Results) {
-    let Results {
-        records,
-        bytes,
-        produced,
-        raw,
-        mut ingot,
-        peer,
-    } = results;
-    ingot.ingest.ratio = format!("{}× raw", decimal(vs(&ingot.ingest, &raw)));
-    let total = ingot.ingest.seconds + ingot.silver.seconds + ingot.gold.seconds;
-    let mut end_to_end = Row {
-        stage: "ingot end to end (ingest + silver + gold)".into(),
-        records: records as u64,
-        seconds: total,
-        bytes: Some(bytes),
-        ratio: String::new(),
-    };
-    let (peer_rows, peer_note) = match peer {
-        Ok(p) => compare_with_peer(&p, records, bytes, &mut ingot, &mut end_to_end),
-        Err(e) => (
-            Vec::new(),
-            Some(format!("the Python peer could not run: {e:#}")),
-        ),
-    };
-    let mut table = Table::new(&[
-        "stage",
-        "records",
-        "seconds",
-        "records/s",
-        "MB/s",
-        "µs/record",
-        "ratio",
-    ]);
-    for row in [
-        &produced,
-        &raw,
-        &ingot.ingest,
-        &ingot.silver,
-        &ingot.gold,
-        &end_to_end,
-    ]
-    .into_iter()
-    .chain(&peer_rows)
-    {
-        table.row(row.cells());
-    }
-    println!("{}\n", table.render());
-    println!(
-        "MB = 10^6 bytes of Kafka keys + values ({} bytes per record on average).",
-        decimal(bytes / records as f64)
-    );
-    println!(
-        "ratio: records/s of the row ÷ records/s of the named reference (raw consumer, or the peer's same phase)."
-    );
-    if let Some(note) = peer_note {
-        println!("\nnote: {note}");
-    }
-}
-
-/// How many times `theirs`'s rate `mine` runs at.
-fn vs(mine: &Row, theirs: &Row) -> f64 {
-    mine.rate() / theirs.rate()
-}
-
-/// The peer's rows (bronze, silver, gold, end to end), with ingot's ratios to
-/// them set; and a note when the peer did not read or parse every record.
-fn compare_with_peer(
-    p: &peer::PeerFigures,
-    records: usize,
-    bytes: f64,
-    ingot: &mut IngotFigures,
-    end_to_end: &mut Row,
-) -> (Vec<Row>, Option<String>) {
-    let row = |stage: &str, seconds: f64, bytes: Option<f64>| Row {
-        stage: format!("python peer {stage}"),
+    let row = |phase, label: String, seconds, bytes, commits| Row {
+        who: Who::InProcess,
+        phase,
+        label: format!("ingot {label}"),
         records: records as u64,
         seconds,
         bytes,
-        ratio: "—".into(),
+        commits,
     };
-    let pb = row(
-        "bronze (confluent-kafka + deltalake)",
-        p.bronze.seconds,
-        Some(bytes),
-    );
-    let ps = row("silver (polars json_decode)", p.silver.seconds, Some(bytes));
-    let pg = row(
-        &format!("gold (polars group_by + merge, {} groups)", p.gold.count),
-        p.gold.seconds,
-        None,
-    );
-    let pe = row(
-        "end to end",
-        p.bronze.seconds + p.silver.seconds + p.gold.seconds,
-        Some(bytes),
-    );
-    ingot
-        .ingest
-        .ratio
-        .push_str(&format!("; {}× peer", decimal(vs(&ingot.ingest, &pb))));
-    ingot.silver.ratio = format!("{}× peer", decimal(vs(&ingot.silver, &ps)));
-    ingot.gold.ratio = format!("{}× peer", decimal(vs(&ingot.gold, &pg)));
-    end_to_end.ratio = format!("{}× peer", decimal(vs(end_to_end, &pe)));
-    let note =
-        (p.bronze.count as usize != records || p.silver.count as usize != records).then(|| {
+    let stage = |phase, what: &str, t: &StageTotals, bytes| {
+        let label = format!("{what} ({})", commits(t.commits));
+        row(phase, label, t.seconds, bytes, Some(t.commits))
+    };
+    let total = seconds + silver.seconds + gold.seconds;
+    Ok(vec![
+        row(
+            "ingest",
+            format!("ingest -> bronze ({})", commits(report.commits)),
+            seconds,
+            Some(bytes),
+            Some(report.commits),
+        ),
+        stage(
+            "silver",
+            "silver: log_parse.wasm, append",
+            &silver,
+            Some(bytes),
+        ),
+        stage("gold", "gold: level_counts.wasm, accumulate", &gold, None),
+        row(
+            "end to end",
+            "end to end (ingest + silver + gold)".into(),
+            total,
+            Some(bytes),
+            None,
+        ),
+    ])
+}
+
+/// `ingot run --once` of the release binary in a fresh lake under `dir`:
+/// its phases from the commit log and its wall time.
+fn run_binary(
+    bin: &Path,
+    bootstrap: &str,
+    records: usize,
+    bytes: f64,
+    dir: &Path,
+) -> Result<Vec<Row>> {
+    let dir = dir.join("binary");
+    std::fs::create_dir_all(&dir)?;
+    let figures = binary::run(&binary::BinaryRun {
+        bin,
+        bootstrap,
+        topic: TOPIC,
+        records,
+        dir: &dir,
+        max_records: MAX_RECORDS,
+    })?;
+    let row = |phase, what: &str, p: binary::Phase, bytes| Row {
+        who: Who::Binary,
+        phase,
+        label: format!("ingot run --once (binary): {what} ({})", commits(p.commits)),
+        records: records as u64,
+        seconds: p.seconds,
+        bytes,
+        commits: Some(p.commits),
+    };
+    Ok(vec![
+        row("ingest", "ingest -> bronze", figures.ingest, Some(bytes)),
+        row("silver", "silver", figures.silver, Some(bytes)),
+        row("gold", "gold", figures.gold, None),
+        Row {
+            who: Who::Binary,
+            phase: "end to end",
+            label: "ingot run --once (binary): end to end (process wall time)".into(),
+            records: records as u64,
+            seconds: figures.process_seconds,
+            bytes: Some(bytes),
+            commits: None,
+        },
+    ])
+}
+
+/// The report of `rows` and the peer's rows (bronze, silver, gold, end to
+/// end), with a note when the peer did not run or did not read or parse
+/// every record.
+fn with_peer(
+    mut rows: Vec<Row>,
+    peer: Result<peer::PeerFigures>,
+    records: usize,
+    bytes: f64,
+) -> Report {
+    let p = match peer {
+        Ok(p) => p,
+        Err(e) => {
+            return Report {
+                rows,
+                peer_note: Some(format!("the Python peer could not run: {e:#}")),
+            };
+        }
+    };
+    let row = |phase, label: String, seconds, bytes| Row {
+        who: Who::Peer,
+        phase,
+        label: format!("python peer {label}"),
+        records: records as u64,
+        seconds,
+        bytes,
+        commits: None,
+    };
+    let total = p.bronze.seconds + p.silver.seconds + p.gold.seconds;
+    rows.extend([
+        row(
+            "ingest",
+            "bronze (confluent-kafka + deltalake)".into(),
+            p.bronze.seconds,
+            Some(bytes),
+        ),
+        row(
+            "silver",
+            "silver (polars json_decode)".into(),
+            p.silver.seconds,
+            Some(bytes),
+        ),
+        row(
+            "gold",
+            format!("gold (polars group_by + merge, {} groups)", p.gold.count),
+            p.gold.seconds,
+            None,
+        ),
+        row("end to end", "end to end".into(), total, Some(bytes)),
+    ]);
+    let peer_note = (p.bronze.count as usize != records || p.silver.count as usize != records)
+        .then(|| {
             format!(
                 "the peer read {} and parsed {} of {records} records",
                 p.bronze.count, p.silver.count
             )
         });
-    (vec![pb, ps, pg, pe], note)
+    Report { rows, peer_note }
 }

@@ -17,7 +17,7 @@
 //!
 //! Prints one markdown table. Asserts row counts only, never memory.
 //!
-//! Run: `./dev bench memory`, or `cargo bench -p ingot-bench --bench memory`.
+//! Run: `./dev bench memory`, or `cargo bench --workspace --bench memory`.
 
 #[path = "../../../tests/e2e/harness/broker.rs"]
 #[expect(

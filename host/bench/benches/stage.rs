@@ -14,13 +14,21 @@
 //! Each point is the median of at least 20 calls and at least
 //! `INGOT_BENCH_MIN_MS` (default 1000) milliseconds. Also measured: compiling
 //! the component (fresh cache), loading it from the disk cache, and
-//! instantiating it. Asserts row counts only, never timings.
+//! instantiating it. Prints markdown tables, writes the figures as JSON
+//! (`common/results.rs`) and plots µs per row against batch size
+//! (`docs/benchmarks/stage-cost.svg`). Asserts row counts only, never
+//! timings.
 //!
-//! Run: `./dev bench`, or `cargo bench -p ingot-bench --bench stage`.
+//! Run: `./dev bench`, or `cargo bench --workspace --bench stage`.
 
 #[path = "common/bronze.rs"]
 mod bronze;
 mod common;
+#[path = "common/plot.rs"]
+#[expect(dead_code, reason = "the stage bench draws lines on log axes only")]
+mod plot;
+#[path = "common/results.rs"]
+mod results;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,10 +39,14 @@ use ingot_guest::testing::Harness;
 use ingot_guest::{Config, Transform};
 use ingot_sandbox::{Instance, Limits, Module, Runtime};
 use log_parse::LogParse;
+use plotters::chart::SeriesLabelPosition;
+use serde_json::{Value, json};
 
 use bronze::bronze_batch;
 use common::timing::{LoadRuns, check_rows, load_times, measure, median};
 use common::{Table, decimal, env_count, guest_module, thousands};
+use plot::{Line, Lines, lines_log_log};
+use results::{Results, num, plots_dir};
 
 /// Batch sizes, in rows.
 const SIZES: [usize; 5] = [1, 16, 256, 4_096, 65_536];
@@ -67,16 +79,39 @@ impl Point {
 }
 
 fn main() -> Result<()> {
-    let min_time = Duration::from_millis(env_count("INGOT_BENCH_MIN_MS", 1_000)? as u64);
+    let results = Results::start("stage");
+    let min_ms = env_count("INGOT_BENCH_MIN_MS", 1_000)?;
+    let min_time = Duration::from_millis(min_ms as u64);
     println!("# ingot stage benchmark: log-parse, Wasm against native\n");
-    println!("machine: {}\n", common::machine());
+    println!("machine: {}\n", results.machine());
     let path = guest_module("log_parse")?;
-    let (runtime, module) = load_figures(&path)?;
+    let (runtime, module, loading) = load_figures(&path)?;
+    let points = measure_points(&runtime, module, min_time)?;
+    print_points(&points);
+    print_derived(&points);
+    plot_cost(&points)?;
+    results.write(
+        json!({ "min_ms": min_ms, "min_calls": MIN_CALLS, "max_calls": MAX_CALLS }),
+        json!({
+            "loading": loading,
+            "points": points_json(&points),
+            "derived": derived(&points).map(|d| d.json()),
+        }),
+    )?;
+    Ok(())
+}
+
+/// Times every path at every batch size of [`SIZES`].
+fn measure_points(
+    runtime: &Runtime,
+    module: Arc<Module>,
+    min_time: Duration,
+) -> Result<Vec<Point>> {
     let limits = Limits {
         memory_bytes: 512 << 20,
         ..Limits::default()
     };
-    let mut instance = Instance::new(&runtime, module, stage_id(), &limits, &[])?;
+    let mut instance = Instance::new(runtime, module, stage_id(), &limits, &[])?;
     instance.set_processing_time(PROCESSING_TIME);
     let mut harness = Harness::<LogParse>::new(Vec::<(String, String)>::new())
         .map_err(|e| anyhow::anyhow!("log-parse init: {e}"))?
@@ -111,9 +146,7 @@ fn main() -> Result<()> {
             times: [wasm, harness, native],
         });
     }
-    print_points(&points);
-    print_derived(&points);
-    Ok(())
+    Ok(points)
 }
 
 fn stage_id() -> StageId {
@@ -122,8 +155,9 @@ fn stage_id() -> StageId {
 
 /// Measures compiling the component into a fresh cache, loading it from the
 /// disk cache (a new runtime, as after a restart) and from the memory cache,
-/// and instantiating it; prints them and returns a runtime and its module.
-fn load_figures(path: &std::path::Path) -> Result<(Runtime, Arc<Module>)> {
+/// and instantiating it; prints them and returns a runtime, its module and
+/// the figures as JSON.
+fn load_figures(path: &std::path::Path) -> Result<(Runtime, Arc<Module>, Value)> {
     let runs = LoadRuns {
         compile: COMPILE_RUNS,
         load: LOAD_RUNS,
@@ -136,6 +170,7 @@ fn load_figures(path: &std::path::Path) -> Result<(Runtime, Arc<Module>)> {
         thousands(size as f64 / 1024.0)
     );
     let mut table = Table::new(&["step", "median ms", "runs"]);
+    let mut steps_json = Vec::new();
     let ms = |d: Duration| decimal(d.as_secs_f64() * 1e3);
     let steps = [
         (
@@ -148,10 +183,18 @@ fn load_figures(path: &std::path::Path) -> Result<(Runtime, Arc<Module>)> {
     ];
     for (step, runs) in steps {
         let n = runs.len();
-        table.row(vec![step.into(), ms(median(runs)), n.to_string()]);
+        let all: Vec<Value> = runs.iter().map(|d| num(d.as_secs_f64() * 1e3, 4)).collect();
+        let mid = median(runs);
+        steps_json.push(json!({
+            "step": step,
+            "median_ms": num(mid.as_secs_f64() * 1e3, 4),
+            "runs_ms": all,
+        }));
+        table.row(vec![step.into(), ms(mid), n.to_string()]);
     }
     println!("{}\n", table.render());
-    Ok((runtime, module))
+    let loading = json!({ "module_bytes": size, "steps": steps_json });
+    Ok((runtime, module, loading))
 }
 
 /// The per-size table: every path at every batch size.
@@ -181,10 +224,54 @@ fn print_points(points: &[Point]) {
     println!("{}\n", table.render());
 }
 
+/// The fixed cost of a call and the cost of one more row, per path of
+/// [`PATHS`].
+struct Derived {
+    /// The time of a 1-row call, µs.
+    fixed_us: [f64; 3],
+    /// The slope between the two largest batches, ns per row.
+    per_row_ns: [f64; 3],
+    /// The two batch sizes of the slope.
+    between: (usize, usize),
+}
+
+impl Derived {
+    fn json(&self) -> Value {
+        let paths: Vec<Value> = PATHS
+            .iter()
+            .enumerate()
+            .map(|(i, path)| {
+                json!({
+                    "path": path,
+                    "per_call_1_row_us": num(self.fixed_us[i], 3),
+                    "per_row_ns": num(self.per_row_ns[i], 1),
+                })
+            })
+            .collect();
+        json!({ "slope_between_rows": [self.between.0, self.between.1], "paths": paths })
+    }
+}
+
 /// The fixed cost of a call (the 1-row batch) and the cost of one more row
-/// (the slope between the two largest batches), per path.
+/// (the slope between the two largest batches), per path; `None` with
+/// fewer than two sizes.
+fn derived(points: &[Point]) -> Option<Derived> {
+    let (Some(one), [.., a, b]) = (points.first(), points) else {
+        return None;
+    };
+    let slope = |i: usize| {
+        (b.times[i].as_secs_f64() - a.times[i].as_secs_f64()) * 1e9 / (b.rows - a.rows) as f64
+    };
+    Some(Derived {
+        fixed_us: [0, 1, 2].map(|i| one.times[i].as_secs_f64() * 1e6),
+        per_row_ns: [0, 1, 2].map(slope),
+        between: (a.rows, b.rows),
+    })
+}
+
+/// Prints [`derived`]'s table.
 fn print_derived(points: &[Point]) {
-    let (Some(one), [.., big_a, big_b]) = (points.first(), points) else {
+    let Some(d) = derived(points) else {
         return;
     };
     println!("## Fixed and per-row cost\n");
@@ -194,24 +281,72 @@ fn print_derived(points: &[Point]) {
         "per row (ns)",
         "per row, wasm ÷ path",
     ]);
-    let slope = |a: Duration, b: Duration| {
-        (b.as_secs_f64() - a.as_secs_f64()) * 1e9 / (big_b.rows - big_a.rows) as f64
-    };
-    let wasm_slope = slope(big_a.wasm(), big_b.wasm());
     for (i, name) in PATHS.into_iter().enumerate() {
-        let per_row = slope(big_a.times[i], big_b.times[i]);
         table.row(vec![
             name.into(),
-            decimal(one.times[i].as_secs_f64() * 1e6),
-            decimal(per_row),
-            decimal(wasm_slope / per_row),
+            decimal(d.fixed_us[i]),
+            decimal(d.per_row_ns[i]),
+            decimal(d.per_row_ns[0] / d.per_row_ns[i]),
         ]);
     }
     println!("{}\n", table.render());
     println!(
         "per row: (time at {} rows − time at {} rows) ÷ {} rows.",
-        thousands(big_b.rows as f64),
-        thousands(big_a.rows as f64),
-        thousands((big_b.rows - big_a.rows) as f64)
+        thousands(d.between.1 as f64),
+        thousands(d.between.0 as f64),
+        thousands((d.between.1 - d.between.0) as f64)
     );
+}
+
+/// Every point as JSON: per batch size and path, the median call.
+fn points_json(points: &[Point]) -> Vec<Value> {
+    points
+        .iter()
+        .flat_map(|p| {
+            PATHS.into_iter().zip(p.times).map(move |(path, d)| {
+                let secs = d.as_secs_f64();
+                json!({
+                    "rows": p.rows,
+                    "path": path,
+                    "us_per_call": num(secs * 1e6, 3),
+                    "ns_per_row": num(secs * 1e9 / p.rows as f64, 1),
+                    "rows_per_s": num(p.rows as f64 / secs, 1),
+                })
+            })
+        })
+        .collect()
+}
+
+/// Draws `stage-cost.svg`: µs per row against the batch size, per path.
+fn plot_cost(points: &[Point]) -> Result<()> {
+    let series = PATHS
+        .iter()
+        .enumerate()
+        .map(|(i, path)| Line {
+            label: (*path).into(),
+            points: points
+                .iter()
+                .map(|p| {
+                    (
+                        p.rows as f64,
+                        p.times[i].as_secs_f64() * 1e6 / p.rows as f64,
+                    )
+                })
+                .collect(),
+        })
+        .collect();
+    let path = plots_dir()?.join("stage-cost.svg");
+    lines_log_log(
+        &path,
+        &Lines {
+            title: "log-parse: cost per row against batch size (median call)",
+            x_desc: "rows per batch (log scale)",
+            y_desc: "µs per row (log scale)",
+            series,
+            markers: true,
+            legend: SeriesLabelPosition::UpperRight,
+        },
+    )?;
+    println!("plot: {}", path.display());
+    Ok(())
 }

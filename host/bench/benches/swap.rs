@@ -23,7 +23,7 @@
 //! before each swap step so the step measured is the one that switches.
 //! Asserts which module each commit names, never timings.
 //!
-//! Run: `./dev bench swap`, or `cargo bench -p ingot-bench --bench swap`.
+//! Run: `./dev bench swap`, or `cargo bench --workspace --bench swap`.
 
 #[path = "../../../tests/e2e/harness/broker.rs"]
 #[expect(

@@ -9,7 +9,7 @@
 //! the same stream, into the tables the first pass filled. Prints one
 //! markdown table; asserts row counts only, never timings.
 //!
-//! Run: `./dev bench workloads`, or `cargo bench -p ingot-bench --bench workloads`.
+//! Run: `./dev bench workloads`, or `cargo bench --workspace --bench workloads`.
 
 #[path = "../../../tests/e2e/harness/broker.rs"]
 #[expect(

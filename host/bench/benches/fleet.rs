@@ -31,6 +31,12 @@ mod broker;
 #[path = "common/bronze.rs"]
 mod bronze;
 mod common;
+#[path = "common/ingot_process.rs"]
+#[expect(
+    dead_code,
+    reason = "the fleet bench spawns its hosts itself: it needs only the binary's path"
+)]
+mod ingot_process;
 #[path = "common/log_pipeline.rs"]
 mod log_pipeline;
 #[path = "common/pipeline.rs"]
@@ -56,6 +62,7 @@ use ingot_delta::arrow::datatypes::Int64Type;
 use ingot_kafka::embedded::EmbeddedBroker;
 use ingot_kafka::producer::produce;
 use ingot_pipeline::config::PipelineConfig;
+use ingot_process::ingot_binary;
 use ingot_sandbox::Runtime;
 
 use broker::{Broker, tail};
@@ -323,26 +330,6 @@ fn log_pipeline(bootstrap: &str, lake: &LakeToml, ingest: &str) -> Result<String
         stage_keys: "",
     }
     .toml()
-}
-
-/// The `ingot` binary: `INGOT_BIN`, else the one beside this bench's
-/// build (`<target>/release/ingot`, which `./dev bench fleet` builds).
-fn ingot_binary() -> Result<PathBuf> {
-    if let Some(bin) = std::env::var_os("INGOT_BIN") {
-        return Ok(PathBuf::from(bin));
-    }
-    let exe = std::env::current_exe()?;
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .context("the bench runs from <target>/release/deps")?
-        .join("ingot");
-    ensure!(
-        bin.is_file(),
-        "no ingot binary at {}: run ./dev bench fleet, or set INGOT_BIN",
-        bin.display()
-    );
-    Ok(bin)
 }
 
 /// An `ingot run` process, killed when dropped.

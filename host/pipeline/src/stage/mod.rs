@@ -19,6 +19,7 @@
 pub mod execute;
 pub mod input;
 pub mod progress;
+mod range_run;
 mod redo;
 mod reprocess;
 pub mod sink;
@@ -26,10 +27,7 @@ pub mod sink;
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use ingot_core::{
-    ErrorClass, Layout, StageId,
-    arrow::{array::RecordBatch, datatypes::SchemaRef},
-    clock::now_micros,
-    short_digest,
+    ErrorClass, Layout, StageId, arrow::datatypes::SchemaRef, clock::now_micros, short_digest,
 };
 use ingot_delta::{Attempt, Table, WriteMode};
 use ingot_sandbox::{Limits, Runtime};
@@ -40,14 +38,15 @@ use crate::{
     Error, ProgressError, Result,
     config::{ConfigError, PipelineConfig, StageConfig},
     deployments::Registry,
-    quarantine::{Reject, RowSet},
+    quarantine::RowSet,
     swap::ModuleWatch,
 };
-use execute::{ExecuteSettings, Executor, Isolation};
+use execute::{ExecuteSettings, Executor};
 use input::{Changes, InputBudget};
 use progress::{NothingToCommit, Observed, Produced, Progress, Range};
+use range_run::{Ran, RangeRun};
 use redo::FirstAttempt;
-use sink::{Outputs, Sinks};
+use sink::Sinks;
 
 pub use execute::ISOLATION_FAILURES;
 pub use reprocess::Reprocessed;
@@ -541,61 +540,4 @@ pub(super) async fn processing_time(input: &Table, to: i64) -> Result<i64> {
 fn config_digest(config: &[(String, String)]) -> String {
     let json = serde_json::to_vec(config).expect("invariant: string pairs serialize");
     crate::deployments::digest_of(&json)
-}
-
-/// What a step's run over its range produced.
-struct Ran {
-    /// The output, gathered chunk by chunk.
-    outputs: Outputs,
-    /// Rows the module rejected, and rows it failed on.
-    rejects: Vec<Reject>,
-    /// The last error, when no call succeeded.
-    failure: Option<Error>,
-    /// Input change rows read.
-    rows_in: usize,
-}
-
-/// One range run through a module, chunk by chunk, with one isolation
-/// budget and one output check for the whole range.
-struct RangeRun<'a> {
-    executor: &'a mut Executor,
-    sinks: &'a Sinks,
-    processing_time: i64,
-    /// The input rows a first attempt quarantined: left out of the redo.
-    quarantined: &'a mut RowSet,
-}
-
-impl RangeRun<'_> {
-    /// Runs every chunk of `changes`; returns what they produced and how
-    /// many input rows were left out as already quarantined.
-    async fn run(&mut self, changes: &mut Changes) -> Result<(Ran, usize)> {
-        let mut ran = Ran {
-            outputs: self.sinks.outputs()?,
-            rejects: Vec::new(),
-            failure: None,
-            rows_in: 0,
-        };
-        let mut check = self.sinks.output_check();
-        let mut isolation = Isolation::new(self.executor.settings());
-        let (mut skipped, mut succeeded) = (0, false);
-        while let Some(chunk) = changes.next_chunk().await? {
-            ran.rows_in += chunk.iter().map(RecordBatch::num_rows).sum::<usize>();
-            let (chunk, removed) = self.quarantined.remove_from(&chunk)?;
-            skipped += removed;
-            let processed = self
-                .executor
-                .run(chunk, self.processing_time, &mut check, &mut isolation)
-                .await?;
-            ran.outputs.push(processed.outputs).await?;
-            ran.rejects.extend(processed.rejects);
-            match processed.failure {
-                None => succeeded = true,
-                Some(e) => ran.failure = Some(e),
-            }
-        }
-        if succeeded {
-            ran.failure = None;
-        }
-        Ok((ran, skipped))
-    }
 }

@@ -37,7 +37,7 @@ pub struct ColumnEncoding {
 }
 
 impl ColumnEncoding {
-    fn writer_properties(&self) -> WriterProperties {
+    pub(super) fn writer_properties(&self) -> WriterProperties {
         let zstd = ZstdLevel::try_new(1).expect("invariant: 1 is a valid zstd level");
         let mut builder = WriterProperties::builder()
             .set_created_by(format!("ingot {}", ingot_core::VERSION))

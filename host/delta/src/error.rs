@@ -149,6 +149,18 @@ pub enum TableError {
         /// The snapshot version the losing write was based on.
         version: i64,
     },
+    /// A version asked for (to restore, to read the state at) is not there
+    /// to use: not older than the current one, no longer in the log, or its
+    /// files were vacuumed.
+    #[error("table {table}: version {version} cannot be used: {reason}")]
+    VersionUnavailable {
+        /// Table URL.
+        table: String,
+        /// The version asked for.
+        version: i64,
+        /// Why not.
+        reason: String,
+    },
     /// The ingot lineage in a commit cannot be decoded.
     #[error("table {table}: lineage of version {version} is unreadable: {source}")]
     Lineage {
@@ -184,7 +196,8 @@ impl TableError {
             | TableError::InvalidLocation { .. }
             | TableError::SchemaMismatch { .. }
             | TableError::MissingColumn { .. }
-            | TableError::InvalidBatch { .. } => ErrorClass::User,
+            | TableError::InvalidBatch { .. }
+            | TableError::VersionUnavailable { .. } => ErrorClass::User,
             TableError::Lineage { .. } | TableError::Internal { .. } => ErrorClass::Internal,
             TableError::Query { source, .. } => {
                 if chain_has_io(source) {

@@ -12,7 +12,7 @@ use deltalake::Path;
 use deltalake::kernel::Action;
 use deltalake::logstore::object_store::ObjectStoreExt as _;
 use deltalake::logstore::{LogStore as _, get_actions};
-use futures::TryStreamExt as _;
+use futures::{StreamExt as _, TryStreamExt as _};
 
 use super::arrow::array::{
     ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
@@ -21,6 +21,8 @@ use super::{LINEAGE_KEY, Lineage, Table, TableError};
 
 /// How far back [`Table::txn_commits`] walks the log, at most.
 const TXN_WALK_LIMIT: i64 = 10_000;
+/// How many commit files [`Table::history`] reads at once.
+const HISTORY_READ_AHEAD: usize = 16;
 
 /// What one commit of the log recorded, as far as ingot is concerned.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -35,6 +37,16 @@ pub struct CommitRecord {
     /// The bytes of the data files it added (`add` and `cdc` actions): what
     /// reading its change feed reads, at most.
     pub data_bytes: u64,
+    /// The Delta operation its commit info names (`WRITE`, `MERGE`,
+    /// `OPTIMIZE`, `RESTORE`, `DELETE`, `VACUUM END`, ...).
+    pub operation: Option<String>,
+    /// The data files it added: path, and rows when the file has statistics.
+    pub added: Vec<(String, Option<u64>)>,
+    /// The paths of the data files it removed.
+    pub removed: Vec<String>,
+    /// Whether any of its `add` or `remove` actions changes data (false for
+    /// a compaction: readers of the Change Data Feed see nothing of it).
+    pub data_change: bool,
 }
 
 impl Table {
@@ -61,6 +73,7 @@ impl Table {
         for action in actions {
             match action {
                 Action::CommitInfo(mut info) => {
+                    record.operation = info.operation.take();
                     record.timestamp = info
                         .in_commit_timestamp
                         .or(info.timestamp)
@@ -78,7 +91,16 @@ impl Table {
                         .transpose()?;
                 }
                 Action::Txn(txn) => record.txns.push((txn.app_id, txn.version)),
-                Action::Add(add) => record.data_bytes += u64::try_from(add.size).unwrap_or(0),
+                Action::Add(add) => {
+                    record.data_bytes += u64::try_from(add.size).unwrap_or(0);
+                    record.data_change |= add.data_change;
+                    let rows = add.stats.as_deref().and_then(stats_rows);
+                    record.added.push((add.path, rows));
+                }
+                Action::Remove(remove) => {
+                    record.data_change |= remove.data_change;
+                    record.removed.push(remove.path);
+                }
                 Action::Cdc(cdc) => record.data_bytes += u64::try_from(cdc.size).unwrap_or(0),
                 _ => {}
             }
@@ -186,6 +208,73 @@ impl Table {
             })
             .min();
         Ok(oldest.unwrap_or(self.version()))
+    }
+}
+
+/// `numRecords` of an `add` action's statistics.
+fn stats_rows(stats: &str) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Stats {
+        num_records: Option<u64>,
+    }
+    serde_json::from_str::<Stats>(stats).ok()?.num_records
+}
+
+/// One version of a table's history, as `ingot history` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEntry {
+    /// The version.
+    pub version: i64,
+    /// What its commit recorded.
+    pub record: CommitRecord,
+    /// Rows of the files it added, where their statistics say.
+    pub rows_added: Option<u64>,
+    /// Rows of the files it removed, where the files' own `add` is still in
+    /// the log and has statistics (a log cleanup forgets older adds).
+    pub rows_removed: Option<u64>,
+}
+
+impl Table {
+    /// The versions from `from` (or the oldest the log still has) to the
+    /// loaded snapshot's, oldest first. Reads one commit file per version,
+    /// a few at a time.
+    ///
+    /// # Errors
+    /// As [`Table::commit_record`].
+    pub async fn history(&self, from: Option<i64>) -> Result<Vec<HistoryEntry>, TableError> {
+        let oldest = self.oldest_commit().await?;
+        let from = from.unwrap_or(oldest).max(oldest);
+        // Removed files are counted by the rows of their `add`, which may be
+        // older than `from`: read from the oldest commit kept.
+        let records: Vec<(i64, Option<CommitRecord>)> =
+            futures::stream::iter(oldest..=self.version())
+                .map(|v| async move { self.commit_record(v).await.map(|r| (v, r)) })
+                .buffered(HISTORY_READ_AHEAD)
+                .try_collect()
+                .await?;
+        let mut rows_of_file: std::collections::HashMap<String, Option<u64>> =
+            std::collections::HashMap::new();
+        let mut entries = Vec::new();
+        for (version, record) in records {
+            let Some(record) = record else { continue };
+            let rows_removed = record
+                .removed
+                .iter()
+                .map(|path| rows_of_file.remove(path).flatten())
+                .sum::<Option<u64>>();
+            let rows_added = record.added.iter().map(|(_, rows)| *rows).sum();
+            rows_of_file.extend(record.added.iter().cloned());
+            if version >= from {
+                entries.push(HistoryEntry {
+                    version,
+                    record,
+                    rows_added,
+                    rows_removed,
+                });
+            }
+        }
+        Ok(entries)
     }
 }
 

@@ -17,7 +17,11 @@
 //!   ([`Table::changes`]);
 //! - keeps the `txn` versions of its snapshot in memory
 //!   ([`Table::txn_version`]), since delta-rs 1.x only answers that with a log
-//!   replay per application id.
+//!   replay per application id;
+//! - maintains itself when asked ([`Table::optimize`], [`Table::checkpoint`],
+//!   [`Table::cleanup_log`], [`Table::vacuum`], [`Table::restore`],
+//!   [`Table::delete_rows`]) and lists its history ([`Table::history`]); no
+//!   commit checkpoints or cleans the log after itself.
 //!
 //! This crate knows no Kafka, no Wasm and no pipeline: txn app ids and
 //! lineage reach it as values ([`Txn`], [`Lineage`]), decided above it.
@@ -51,6 +55,7 @@ mod cdf;
 mod error;
 mod history;
 mod location;
+mod maintain;
 mod mode;
 pub mod objects;
 mod reduce;
@@ -61,6 +66,8 @@ mod write;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_maintain;
 #[cfg(test)]
 mod tests_merge;
 #[cfg(test)]
@@ -86,8 +93,9 @@ pub use cdf::{
     CHANGE_TYPE_COLUMN, COMMIT_TIMESTAMP_COLUMN, COMMIT_VERSION_COLUMN, ChangeStream, change_schema,
 };
 pub use error::TableError;
-pub use history::CommitRecord;
+pub use history::{CommitRecord, HistoryEntry};
 pub use location::{OBJECT_STORE_SCHEMES, register_lake};
+pub use maintain::{Compacted, Compaction, FileStats, Restored, Vacuumed};
 pub use mode::WriteMode;
 pub use tombstones::Tombstones;
 

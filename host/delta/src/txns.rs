@@ -124,7 +124,7 @@ async fn newest_checkpoint(
 }
 
 /// The version in `_delta_log/_last_checkpoint`, if readable.
-async fn last_checkpoint_hint(store: &dyn LogStore) -> Option<u64> {
+pub(crate) async fn last_checkpoint_hint(store: &dyn LogStore) -> Option<u64> {
     #[derive(serde::Deserialize)]
     struct Hint {
         version: u64,

@@ -501,7 +501,13 @@ pub(super) fn commit_properties(commit: &Commit) -> CommitProperties {
             Some(now),
         ));
     }
+    // No post-commit checkpoint or log cleanup: the first would make this
+    // commit wait for a checkpoint of the whole table, the second removes
+    // commits by age alone, even those a lagging stage has not read. The
+    // pipeline's maintenance does both (`ingot_pipeline::maintenance`).
     CommitProperties::default()
         .with_metadata([(LINEAGE_KEY.to_string(), lineage)])
         .with_application_transactions(txns)
+        .with_create_checkpoint(false)
+        .with_cleanup_expired_logs(Some(false))
 }

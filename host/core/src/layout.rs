@@ -134,6 +134,17 @@ impl Layout {
         format!("{}/leases/{}/{stage}", self.registry_dir(), self.pipeline)
     }
 
+    /// The lease of this pipeline's table maintenance: the one host of a
+    /// fleet holding it maintains the tables (beside the stages' leases; a
+    /// `.` is in no stage name).
+    pub fn maintenance_lease_dir(&self) -> String {
+        format!(
+            "{}/leases/{}/.maintenance",
+            self.registry_dir(),
+            self.pipeline
+        )
+    }
+
     /// The default Kafka consumer group: `ingot-<tenant>-<pipeline>`.
     pub fn default_group_id(&self) -> String {
         format!("ingot-{}-{}", self.tenant, self.pipeline)

@@ -42,6 +42,9 @@ pub enum Error {
         /// What was asked for, with the identifiers of the thing at fault.
         what: String,
     },
+    /// A table maintenance operation refused or impossible as asked.
+    #[error(transparent)]
+    Maintenance(crate::maintenance::MaintenanceError),
     /// A stage cannot go on without a person's decision.
     #[error(transparent)]
     Progress(#[from] ProgressError),
@@ -101,6 +104,7 @@ impl Error {
             Error::Table(e) => e.class(),
             Error::Runtime(e) => e.class(),
             Error::Deployments(e) => e.class(),
+            Error::Maintenance(e) => e.class(),
             Error::Io { source, .. } => io_class(source),
             Error::Stage { source, .. } => source.class(),
             // The fleet works as designed: another host acts.

@@ -355,14 +355,22 @@ impl Keeper {
     pub fn start(config: &PipelineConfig, host: &str) -> Self {
         let ttl = config.fleet.stage_lease();
         let me = Me::new(host);
-        let leases: Vec<StageLease> = config
+        let layout = config.layout();
+        let mut leases: Vec<StageLease> = config
             .stages
             .iter()
             .map(|stage| {
-                let dir = config.layout().leases_dir(&stage.name);
+                let dir = layout.leases_dir(&stage.name);
                 StageLease::new(dir, &stage.name, ttl, me.clone())
             })
             .collect();
+        // Last: the lease of the pipeline's table maintenance.
+        leases.push(StageLease::new(
+            layout.maintenance_lease_dir(),
+            "maintenance",
+            ttl,
+            me.clone(),
+        ));
         let fences = leases.iter().map(|l| l.fence.clone()).collect();
         let standings = Arc::new(Mutex::new(vec![Standing::Unknown; leases.len()]));
         let done = Arc::new(AtomicBool::new(false));
@@ -386,6 +394,15 @@ impl Keeper {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)[i]
             .clone()
+    }
+
+    /// Whether this host holds the pipeline's maintenance lease now.
+    pub fn maintains(&self) -> bool {
+        let standings = self
+            .standings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        matches!(standings.last(), Some(Standing::Owner { .. }))
     }
 
     /// Releases every lease held and stops the task.

@@ -28,6 +28,7 @@ pub mod deployments;
 mod error;
 pub mod ingest;
 pub mod lease;
+pub mod maintenance;
 pub mod quarantine;
 pub mod run;
 pub mod stage;

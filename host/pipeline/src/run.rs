@@ -2,15 +2,16 @@
 //! everything available is processed ([`RunMode::Once`], the triggered mode)
 //! or until stopped ([`RunMode::Continuous`]).
 //!
-//! In the continuous mode ingest and each stage run at once, each on a task
-//! of its own ([`stage_task`]): a stage starts on its input's commit the
+//! In the continuous mode ingest, each stage and the table maintenance
+//! ([`maintain_task`]) run at once, each on a task of its own
+//! ([`stage_task`]): a stage starts on its input's commit the
 //! moment it lands ([`crate::wake`]), so a record moves from Kafka to the
 //! last table in a pipeline of commits, and a stage that is slow or failing
 //! (retried with backoff) never holds the others. `--once` runs ingest to
-//! the end, then each stage in order until it has read its input to the
-//! end: one thing at a time, in an order that does not depend on timing
-//! (each of them still uses every core: ingest encodes on a thread of its
-//! own, a stage runs several module instances). What each stage is doing is
+//! the end, a maintenance pass, then each stage in order until it has read
+//! its input to the end: one thing at a time, in an order that does not
+//! depend on timing (each of them still uses every core: ingest encodes on
+//! a thread of its own, a stage runs several module instances). What each stage is doing is
 //! kept in the [`StatusBoard`].
 //!
 //! In the continuous mode several hosts may run one pipeline: the consumer
@@ -24,6 +25,7 @@
 //! every call in flight once the flag is set, so the step fails without
 //! committing and its range is left for the next start.
 
+mod maintain_task;
 mod stage_task;
 
 use std::{
@@ -37,7 +39,7 @@ use std::{
 use tokio::{
     runtime::Handle,
     sync::{Mutex, Semaphore},
-    task::JoinHandle,
+    task::{JoinError, JoinHandle},
 };
 
 use ingot_core::ErrorClass;
@@ -48,6 +50,7 @@ use crate::{
     config::PipelineConfig,
     ingest::{Assigned, Ingest, IngestReport},
     lease,
+    maintenance::Maintainer,
     stage::{StageRunner, StepOutcome},
     status::{self, StatusBoard},
     wake::{Polling, Wakeups},
@@ -197,32 +200,38 @@ impl Pipeline {
             keeper,
         });
         let refresh = tokio::spawn(refresh_status(Arc::clone(&shared), assigned));
+        let maintain =
+            (mode == RunMode::Continuous && self.config.maintenance.enabled).then(|| {
+                tokio::spawn(maintain_task::run(
+                    Arc::clone(&self.config),
+                    Arc::clone(&shared),
+                ))
+            });
         let stages = std::mem::take(&mut self.stages);
         let (ingest, ended) = match mode {
-            RunMode::Once => {
-                let ingest = ingest.await;
-                let mut ended = Vec::new();
-                for (i, stage) in stages.into_iter().enumerate() {
-                    let task = tokio::spawn(stage_task::run(i, stage, Arc::clone(&shared)));
-                    ended.push(task.await);
-                }
-                (ingest, ended)
-            }
-            RunMode::Continuous => {
-                let tasks: Vec<JoinHandle<Ended>> = stages
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, stage)| tokio::spawn(stage_task::run(i, stage, Arc::clone(&shared))))
-                    .collect();
-                let ingest = ingest.await;
-                if ingest.is_err() {
-                    // The ingest task panicked: stop the stages.
-                    shared.stop.store(true, Ordering::SeqCst);
-                    shared.wakeups.stop();
-                }
-                (ingest, futures::future::join_all(tasks).await)
-            }
+            RunMode::Once => in_order(&self.config, ingest, stages, &shared).await,
+            RunMode::Continuous => side_by_side(ingest, stages, &shared).await,
         };
+        let (mut report, panicked) = self.take_back(ended);
+        refresh.abort();
+        let _cancelled = refresh.await;
+        if let Some(maintain) = maintain {
+            // Cut short, a pass leaves each of its commits whole or absent
+            // (and perhaps files no commit names, which a vacuum removes).
+            maintain.abort();
+            let _cancelled = maintain.await;
+        }
+        let keeper = Arc::into_inner(shared).and_then(|s| s.keeper);
+        if let Some(keeper) = keeper.and_then(Arc::into_inner) {
+            keeper.release().await;
+        }
+        report.ingest = ingest.map_err(|e| Error::Internal(format!("ingest task: {e}")))??;
+        panicked.map_or(Ok(report), Err)
+    }
+
+    /// Takes the stages back from their ended tasks, with their totals and
+    /// errors; the last panic of a stage task, if one panicked.
+    fn take_back(&mut self, ended: Vec<Result<Ended, JoinError>>) -> (RunReport, Option<Error>) {
         let mut report = RunReport::default();
         let mut panicked = None;
         for task in ended {
@@ -235,14 +244,7 @@ impl Pipeline {
                 Err(e) => panicked = Some(Error::Internal(format!("stage task: {e}"))),
             }
         }
-        refresh.abort();
-        let _cancelled = refresh.await;
-        let keeper = Arc::into_inner(shared).and_then(|s| s.keeper);
-        if let Some(keeper) = keeper.and_then(Arc::into_inner) {
-            keeper.release().await;
-        }
-        report.ingest = ingest.map_err(|e| Error::Internal(format!("ingest task: {e}")))??;
-        panicked.map_or(Ok(report), Err)
+        (report, panicked)
     }
 
     /// Starts the ingest loop: in `--once` until every partition is read to
@@ -281,6 +283,58 @@ impl Pipeline {
             result
         })
     }
+}
+
+/// The ingest loop's task.
+type IngestTask = JoinHandle<Result<IngestReport>>;
+/// How the ingest task and the stage tasks ended.
+type Joined = (
+    Result<Result<IngestReport>, JoinError>,
+    Vec<Result<Ended, JoinError>>,
+);
+
+/// `--once`: ingest to its end, a maintenance pass, then each stage in
+/// order. Maintenance between ingest and the stages: each stage then reads
+/// its input's compaction (no change) in this run, so a run ends with every
+/// stage caught up. (A free function: a future holding the pipeline, whose
+/// stages' modules are not `Sync`, across an await could not be spawned.)
+async fn in_order(
+    config: &Arc<PipelineConfig>,
+    ingest: IngestTask,
+    stages: Vec<StageRunner>,
+    shared: &Arc<Shared>,
+) -> Joined {
+    let ingest = ingest.await;
+    if config.maintenance.enabled && !shared.stopping() {
+        let mut maintainer = Maintainer::new((**config).clone());
+        maintain_task::pass(&mut maintainer, shared).await;
+    }
+    let mut ended = Vec::new();
+    for (i, stage) in stages.into_iter().enumerate() {
+        let task = tokio::spawn(stage_task::run(i, stage, Arc::clone(shared)));
+        ended.push(task.await);
+    }
+    (ingest, ended)
+}
+
+/// The continuous mode: every stage on a task of its own beside ingest,
+/// until the run stops (or the ingest task panics, which stops them).
+async fn side_by_side(
+    ingest: IngestTask,
+    stages: Vec<StageRunner>,
+    shared: &Arc<Shared>,
+) -> Joined {
+    let tasks: Vec<JoinHandle<Ended>> = stages
+        .into_iter()
+        .enumerate()
+        .map(|(i, stage)| tokio::spawn(stage_task::run(i, stage, Arc::clone(shared))))
+        .collect();
+    let ingest = ingest.await;
+    if ingest.is_err() {
+        shared.stop.store(true, Ordering::SeqCst);
+        shared.wakeups.stop();
+    }
+    (ingest, futures::future::join_all(tasks).await)
 }
 
 /// Keeps the status board's partitions and leases current and saves it

@@ -19,6 +19,7 @@ use crate::{
     config::PipelineConfig,
     deployments::{self, DeploymentsError},
     lease::Standing,
+    maintenance::TableMaintenance,
     stage::{StageRunner, StepOutcome},
 };
 
@@ -49,6 +50,38 @@ pub struct PipelineStatus {
     pub partitions: Vec<String>,
     /// Its stages, in order.
     pub stages: Vec<StageStatus>,
+    /// The last maintenance pass over its tables, when this host made one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance: Option<MaintenanceStatus>,
+}
+
+/// What the last maintenance pass of a host did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MaintenanceStatus {
+    /// When it ended, in µs since the epoch.
+    pub at: i64,
+    /// Each table it looked at.
+    pub tables: Vec<TableMaintenance>,
+    /// Tables it failed on, with why.
+    pub errors: Vec<String>,
+}
+
+impl MaintenanceStatus {
+    /// The status of a pass that returned `reports`.
+    pub fn of(reports: Vec<Result<TableMaintenance>>) -> Self {
+        let (mut tables, mut errors) = (Vec::new(), Vec::new());
+        for report in reports {
+            match report {
+                Ok(t) => tables.push(t),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        Self {
+            at: now_micros(),
+            tables,
+            errors,
+        }
+    }
 }
 
 /// What a stage is doing.
@@ -148,6 +181,7 @@ impl StatusBoard {
                         lease: None,
                     })
                     .collect(),
+                maintenance: None,
             },
             saved: None,
         }
@@ -220,6 +254,11 @@ impl StatusBoard {
         if let Some(s) = self.status.stages.get_mut(i) {
             s.lease = Some(standing);
         }
+    }
+
+    /// Records what this host's last maintenance pass did.
+    pub fn set_maintenance(&mut self, maintenance: MaintenanceStatus) {
+        self.status.maintenance = Some(maintenance);
     }
 
     /// Records the partitions this host's ingest holds.

@@ -38,6 +38,7 @@ use ingot_core::{BRONZE, Layout};
 pub use ingot_kafka::{OnDataLoss, StartFrom};
 
 mod file;
+mod maintenance;
 mod mode;
 #[cfg(test)]
 mod tests;
@@ -45,6 +46,7 @@ mod validate;
 
 use file::parse_error;
 pub use file::{ConfigError, base_dir, check_name, parse_toml, read_file};
+pub use maintenance::MaintenanceConfig;
 use mode::write_mode;
 
 /// A whole pipeline file.
@@ -66,6 +68,9 @@ pub struct PipelineConfig {
     /// How the hosts running this pipeline share its stages.
     #[serde(default)]
     pub fleet: FleetConfig,
+    /// How its tables are kept compact and their history bounded.
+    #[serde(default)]
+    pub maintenance: MaintenanceConfig,
     /// The stages, in order; each reads the table named by its `input`.
     #[serde(default)]
     pub stages: Vec<StageConfig>,
@@ -179,6 +184,19 @@ impl FleetConfig {
     }
 }
 
+/// What a table of a pipeline is to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableRole {
+    /// Ingest's output.
+    Bronze,
+    /// The output of stage `i`.
+    Output(usize),
+    /// The quarantine of stage `i`.
+    Quarantine(usize),
+    /// The tombstones of stage `i`.
+    Tombstones(usize),
+}
+
 /// The lake.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -241,6 +259,19 @@ pub struct StageConfig {
 }
 
 impl StageConfig {
+    /// Whether the stage keeps a tombstones table: an upsert with a
+    /// sequence and a delete column.
+    pub fn keeps_tombstones(&self) -> bool {
+        matches!(
+            &self.mode,
+            WriteMode::Upsert {
+                sequence: Some(_),
+                delete_column: Some(_),
+                ..
+            }
+        )
+    }
+
     /// The stage config as the string pairs `init` receives (strings as they
     /// are, other TOML values in their TOML spelling).
     pub fn init_config(&self) -> Vec<(String, String)> {
@@ -363,6 +394,33 @@ impl PipelineConfig {
             (None, 0) => BRONZE,
             (None, _) => &self.stages[i - 1].name,
         }
+    }
+
+    /// Every table of the pipeline, by name and role: bronze, then each
+    /// stage's output, quarantine and (upserts with deletes) tombstones.
+    pub fn tables(&self) -> Vec<(String, TableRole)> {
+        let mut tables = vec![(BRONZE.to_owned(), TableRole::Bronze)];
+        for (i, stage) in self.stages.iter().enumerate() {
+            let [quarantine, tombstones] = Layout::side_tables(&stage.name);
+            tables.push((stage.name.clone(), TableRole::Output(i)));
+            tables.push((quarantine, TableRole::Quarantine(i)));
+            if stage.keeps_tombstones() {
+                tables.push((tombstones, TableRole::Tombstones(i)));
+            }
+        }
+        tables
+    }
+
+    /// The names of [`PipelineConfig::tables`].
+    pub fn table_names(&self) -> Vec<String> {
+        self.tables().into_iter().map(|(name, _)| name).collect()
+    }
+
+    /// The role of table `name`, if it is one of the pipeline's.
+    pub fn table_role(&self, name: &str) -> Option<TableRole> {
+        self.tables()
+            .into_iter()
+            .find_map(|(n, role)| (n == name).then_some(role))
     }
 
     /// The consumer group id.

@@ -7,7 +7,11 @@ use ingot_delta::WriteMode;
 use super::{ConfigError, PipelineConfig, StageConfig, check_name};
 
 impl PipelineConfig {
-    fn invalid(&self, field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    pub(super) fn invalid(
+        &self,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ConfigError {
         ConfigError::invalid(&self.path, field, message)
     }
 
@@ -44,7 +48,7 @@ impl PipelineConfig {
             self.validate_stage(i, stage, &tables)?;
             tables.push(stage.name.clone());
         }
-        Ok(())
+        self.validate_maintenance()
     }
 
     fn validate_stage(

@@ -43,7 +43,7 @@ impl Shared {
         self.keeper.is_none()
     }
 
-    fn stopping(&self) -> bool {
+    pub(super) fn stopping(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
     }
 }

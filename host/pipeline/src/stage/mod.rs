@@ -29,7 +29,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use ingot_core::{
     ErrorClass, Layout, StageId, arrow::datatypes::SchemaRef, clock::now_micros, short_digest,
 };
-use ingot_delta::{Attempt, Table, WriteMode};
+use ingot_delta::{Attempt, Table};
 use ingot_sandbox::{Limits, Runtime};
 use tokio::sync::Semaphore;
 use tracing::Instrument as _;
@@ -147,15 +147,9 @@ impl StageRunner {
         )?;
         let mode = stage.mode.clone();
         // An upsert that can order (sequence) and delete keeps tombstones.
-        let tombstones = matches!(
-            &mode,
-            WriteMode::Upsert {
-                sequence: Some(_),
-                delete_column: Some(_),
-                ..
-            }
-        )
-        .then(|| layout.tombstones_uri(&stage.name));
+        let tombstones = stage
+            .keeps_tombstones()
+            .then(|| layout.tombstones_uri(&stage.name));
         let input_uri = layout.table_uri(config.stage_input(index));
         Ok(Self {
             span: tracing::info_span!("stage", tenant = %id.tenant, pipeline = %id.pipeline, stage = %id.stage),

@@ -161,7 +161,50 @@ fn print_status(pipelines: &[PipelineConfig], all: &[PipelineStatus]) {
                     st.last_error.as_deref().unwrap_or("-")
                 );
             }
+            if let Some(m) = &s.maintenance {
+                print_maintenance(m, now);
+            }
         }
+    }
+}
+
+/// The last maintenance pass of a host: one line, then one per table it
+/// changed or skipped work on.
+fn print_maintenance(m: &status::MaintenanceStatus, now: i64) {
+    let age = (now - m.at).max(0) as f64 / 1e6;
+    println!(
+        "  maintenance: last pass {age:.0} s ago, {} tables, {} failed",
+        m.tables.len(),
+        m.errors.len()
+    );
+    for t in &m.tables {
+        let mut did = Vec::new();
+        if let Some((removed, added)) = t.compacted {
+            did.push(format!("compacted {removed} files into {added}"));
+        }
+        if let Some(v) = t.checkpoint {
+            did.push(format!("checkpoint at {v}"));
+        }
+        if t.log_files_removed > 0 {
+            did.push(format!("{} log files cleaned", t.log_files_removed));
+        }
+        if let Some(n) = t.vacuumed.filter(|n| *n > 0) {
+            did.push(format!("{n} files vacuumed"));
+        }
+        did.extend(t.skipped.iter().cloned());
+        if !did.is_empty() {
+            println!(
+                "    {:<24} v{:<8} {} files ({} small): {}",
+                t.table,
+                t.version,
+                t.files,
+                t.small_files,
+                did.join("; ")
+            );
+        }
+    }
+    for e in &m.errors {
+        println!("    failed: {e}");
     }
 }
 

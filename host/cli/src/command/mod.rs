@@ -4,10 +4,12 @@
 //! - [`run`]: `run` and `serve`, the long-running commands;
 //! - [`admin`]: `status`, `deploy`, `rollback`, `reprocess`, `deployments`;
 //! - [`table`]: `show` and `lineage`;
+//! - [`maintain`]: `history`, `optimize`, `vacuum`, `restore`, `checkpoint`;
 //! - [`demo`]: `demo` and `produce`.
 
 mod admin;
 mod demo;
+mod maintain;
 mod run;
 mod table;
 
@@ -76,6 +78,102 @@ pub enum Command {
     Lineage(LineageArgs),
     /// Print a table of a pipeline (bronze, a stage, or <stage>_quarantine).
     Show(ShowArgs),
+    /// The versions of a table: time, operation, the writer's lineage, rows and files.
+    History(HistoryArgs),
+    /// Compact a table's small files (bin-packing, or Z-order with --zorder);
+    /// readers of its change feed see no change.
+    Optimize(OptimizeArgs),
+    /// Delete the files of a table no recent version references; never those
+    /// a stage reading it still needs.
+    Vacuum(VacuumArgs),
+    /// Restore a stage's output to an earlier version; the stage resumes
+    /// from the input it had read then.
+    Restore(RestoreArgs),
+    /// Write a checkpoint of a table now.
+    Checkpoint(CheckpointArgs),
+}
+
+/// The pipeline and table of a table command, and whose token to check.
+#[derive(Debug, Args)]
+pub struct TableArgs {
+    /// The pipeline file.
+    #[arg(long)]
+    pub pipeline: PathBuf,
+    /// The table: bronze, a stage's output, <stage>_quarantine or <stage>_tombstones.
+    pub table: String,
+    /// Whose token to check.
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+/// The arguments of `ingot history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The table.
+    #[command(flatten)]
+    pub table: TableArgs,
+    /// Only the newest this many versions.
+    #[arg(long)]
+    pub limit: Option<u64>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The arguments of `ingot optimize`.
+#[derive(Debug, Args)]
+pub struct OptimizeArgs {
+    /// The table.
+    #[command(flatten)]
+    pub table: TableArgs,
+    /// Pack files up to this size (default: [maintenance] target-file-mib, 128).
+    #[arg(long)]
+    pub target_mib: Option<u64>,
+    /// Z-order by these columns (comma-separated; default: [maintenance.zorder] of the table).
+    #[arg(long, value_delimiter = ',')]
+    pub zorder: Vec<String>,
+}
+
+/// The arguments of `ingot vacuum`.
+#[derive(Debug, Args)]
+pub struct VacuumArgs {
+    /// The table.
+    #[command(flatten)]
+    pub table: TableArgs,
+    /// Keep files removed less than this long ago, e.g. `7d`, `36h`
+    /// (default: [maintenance] vacuum-retention-hours, 7 days).
+    #[arg(long)]
+    pub retention: Option<humantime::Duration>,
+    /// List the files it would delete, delete none.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Use the retention even if a stage reading the table needs longer.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// The arguments of `ingot restore`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("target").required(true).args(["version", "timestamp"]))]
+pub struct RestoreArgs {
+    /// The table (a stage's output).
+    #[command(flatten)]
+    pub table: TableArgs,
+    /// The version to restore.
+    #[arg(long)]
+    pub version: Option<i64>,
+    /// Restore the newest version committed at or before this time (RFC 3339,
+    /// e.g. 2026-12-01T09:30:00Z).
+    #[arg(long)]
+    pub timestamp: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The arguments of `ingot checkpoint`.
+#[derive(Debug, Args)]
+pub struct CheckpointArgs {
+    /// The table.
+    #[command(flatten)]
+    pub table: TableArgs,
 }
 
 /// The arguments of `ingot status`.
@@ -358,6 +456,11 @@ impl Cli {
             Command::Lineage(args) => {
                 table::lineage(&args.pipeline, &args.table, args.version).await
             }
+            Command::History(args) => maintain::history(&args).await,
+            Command::Optimize(args) => maintain::optimize(&args).await,
+            Command::Vacuum(args) => maintain::vacuum(&args).await,
+            Command::Restore(args) => maintain::restore(&args).await,
+            Command::Checkpoint(args) => maintain::checkpoint(&args).await,
         }
     }
 }

@@ -22,6 +22,8 @@ pub enum Action {
     Status,
     /// Send a stage's quarantined rows through its module again.
     Reprocess,
+    /// Read a table's history, compact, vacuum, restore or checkpoint it.
+    Maintain,
 }
 
 impl std::fmt::Display for Action {
@@ -32,6 +34,7 @@ impl std::fmt::Display for Action {
             Action::Deployments => "deployments",
             Action::Status => "status",
             Action::Reprocess => "reprocess",
+            Action::Maintain => "maintain",
         })
     }
 }

@@ -73,6 +73,7 @@ mod hostile;
 mod hot_swap;
 mod lake;
 mod languages;
+mod maintenance;
 mod medallion;
 mod object_store;
 mod osquery;

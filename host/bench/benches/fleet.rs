@@ -47,6 +47,8 @@ mod pipeline;
     reason = "the bench needs only part of the e2e harness's S3 module"
 )]
 mod s3;
+#[path = "../../../tests/e2e/harness/tools.rs"]
+mod tools;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

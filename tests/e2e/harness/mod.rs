@@ -8,6 +8,9 @@
 //! - [`ingot`]: a lake (in a temp dir, or under a fresh prefix of an S3
 //!   server) and the real `ingot` binary, run to completion or in the
 //!   background with the lake's environment.
+//! - [`readers`]: the `deltalake` Python package and polars, reading a
+//!   table independently of ingot.
+//! - [`tools`]: the tools setup scripts install (moto, the readers).
 //! - [`workloads`]: the example pipeline files and `ingot produce`, as a
 //!   user runs the osquery and Debezium workloads.
 //!
@@ -21,7 +24,9 @@
 pub mod broker;
 pub mod ingot;
 pub mod modules;
+pub mod readers;
 pub mod s3;
+pub mod tools;
 pub mod workloads;
 
 pub use broker::{Broker, Consumed, consume, produce, produce_unbatched, tail, tail_text};

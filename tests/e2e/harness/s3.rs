@@ -302,34 +302,7 @@ impl Drop for S3Server {
 /// `scripts/install-moto.sh` installs (or finds) prints last.
 fn moto_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let bin = std::env::var_os("INGOT_MOTO").map_or_else(install_moto, PathBuf::from);
-        assert!(
-            bin.is_file(),
-            "no moto_server at {}: run scripts/install-moto.sh (or ./dev test)",
-            bin.display()
-        );
-        bin
-    })
-}
-
-fn install_moto() -> PathBuf {
-    let script = workspace_root().join("scripts/install-moto.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let last = stdout.lines().last().unwrap_or_default().trim();
-    assert!(
-        out.status.success() && !last.is_empty(),
-        "{} failed ({}):\n{stdout}",
-        script.display(),
-        out.status
-    );
-    PathBuf::from(last)
+    BIN.get_or_init(|| super::tools::installed_tool("INGOT_MOTO", "install-moto.sh"))
 }
 
 /// Which server [`S3Server::start_as`] runs.

@@ -2,6 +2,7 @@
 //! cost against the number of rows the table already stores (see
 //! `maintenance.rs`).
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -116,9 +117,11 @@ struct Measured {
 pub async fn run(sizes: &[usize]) -> Result<Value> {
     let mut measured = Vec::new();
     for &stored in sizes {
+        let base = tempfile::tempdir()?;
+        filled(&base.path().join("t"), stored).await?;
         for spread in [Spread::Recent, Spread::Random] {
             for (mode_name, mode) in modes() {
-                let us = measure(stored, spread, &mode).await?;
+                let us = measure(base.path(), stored, spread, &mode).await?;
                 println!(
                     "  {mode_name} {} over {} stored rows: {us:.2} µs/record",
                     spread.name(),
@@ -186,37 +189,41 @@ fn modes() -> [(&'static str, WriteMode); 2] {
     ]
 }
 
-/// A table of `stored` rows, compacted as maintenance would leave it, then
-/// [`STEPS`] steps of `mode`: the median µs per record.
-async fn measure(stored: usize, spread: Spread, mode: &WriteMode) -> Result<f64> {
-    let dir = tempfile::tempdir()?;
-    let uri = dir.path().join("t").display().to_string();
-    let mut table = Table::open_or_create(&uri, schema()).await?;
-    let mut version = 0;
-    for start in (0..stored).step_by(FILL_CHUNK) {
+/// A table at `path` of `stored` rows (keys `0..stored`, appended in key
+/// order), compacted as maintenance would leave it.
+async fn filled(path: &Path, stored: usize) -> Result<()> {
+    let mut table = Table::open_or_create(&path.display().to_string(), schema()).await?;
+    for (version, start) in (0..).zip((0..stored).step_by(FILL_CHUNK)) {
         let end = (start + FILL_CHUNK).min(stored);
         let keys: Vec<i64> = (start as i64..end as i64).collect();
         table
             .write(vec![batch(keys, 0)?], &WriteMode::Append, &commit(version))
             .await?;
-        version += 1;
     }
-    table
-        .optimize(
-            &Compaction {
-                target_size: 128 << 20,
-                zorder: Vec::new(),
-            },
-            &commit(0).lineage,
-        )
-        .await?;
+    let compaction = Compaction {
+        target_size: 128 << 20,
+        zorder: Vec::new(),
+    };
+    table.optimize(&compaction, &commit(0).lineage).await?;
+    Ok(())
+}
+
+/// A copy of the filled table in `base` (a Delta table's folder holds
+/// only relative paths), then [`STEPS`] steps of `mode`: the median µs per
+/// record.
+async fn measure(base: &Path, stored: usize, spread: Spread, mode: &WriteMode) -> Result<f64> {
+    let dir = tempfile::tempdir()?;
+    copy_dir(&base.join("t"), &dir.path().join("t"))?;
+    let uri = dir.path().join("t").display().to_string();
+    let mut table = Table::open(&uri).await?.context("the copied table")?;
+    // The stage's progress goes on after the fill's commits.
+    let first = i64::try_from(stored.div_ceil(FILL_CHUNK))?;
     let mut times = Vec::new();
-    for step in 0..STEPS {
+    for (version, step) in (first..).zip(0..STEPS) {
         let rows = batch(keys(stored, spread, step), 1 + step as i64)?;
         let started = Instant::now();
         table.write(vec![rows], mode, &commit(version)).await?;
         times.push(started.elapsed().as_secs_f64() * 1e6 / BATCH as f64);
-        version += 1;
     }
     let count: usize = table
         .query("SELECT count(*) FROM t")
@@ -236,6 +243,20 @@ async fn measure(stored: usize, spread: Spread, mode: &WriteMode) -> Result<f64>
     );
     times.sort_by(f64::total_cmp);
     Ok(times[STEPS / 2])
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
 }
 
 /// The µs per record of every configuration, one group per stored size.

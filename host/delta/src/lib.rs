@@ -21,7 +21,7 @@
 //! - maintains itself when asked ([`Table::optimize`], [`Table::checkpoint`],
 //!   [`Table::cleanup_log`], [`Table::vacuum`], [`Table::restore`],
 //!   [`Table::delete_rows`]) and lists its history ([`Table::history`]); no
-//!   commit checkpoints or cleans the log after itself.
+//!   commit cleans the log after itself.
 //!
 //! This crate knows no Kafka, no Wasm and no pipeline: txn app ids and
 //! lineage reach it as values ([`Txn`], [`Lineage`]), decided above it.

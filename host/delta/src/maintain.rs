@@ -8,9 +8,9 @@
 //! progress of the stages reading the table.
 //!
 //! Compaction commits with `dataChange = false`, so readers of the Change
-//! Data Feed see nothing of it. No commit of ingot's checkpoints or cleans
-//! the log after itself (see [`super::write`]'s commit properties): these
-//! run here, when the pipeline's maintenance asks.
+//! Data Feed see nothing of it. No commit of ingot's cleans the log after
+//! itself (see [`super::write`]'s commit properties): that runs here, when
+//! the pipeline's maintenance asks.
 
 use std::collections::HashMap;
 use std::num::NonZeroU64;

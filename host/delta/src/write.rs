@@ -501,13 +501,15 @@ pub(super) fn commit_properties(commit: &Commit) -> CommitProperties {
             Some(now),
         ));
     }
-    // No post-commit checkpoint or log cleanup: the first would make this
-    // commit wait for a checkpoint of the whole table, the second removes
-    // commits by age alone, even those a lagging stage has not read. The
-    // pipeline's maintenance does both (`ingot_pipeline::maintenance`).
+    // No post-commit log cleanup: it removes commits by age alone, even
+    // those a lagging stage has not read; the pipeline's maintenance cleans
+    // up instead (`ingot_pipeline::maintenance`). The post-commit checkpoint
+    // (every `delta.checkpointInterval` commits, 100) stays: without
+    // checkpoints every commit replays the whole log to build its snapshot,
+    // and commit time grows with the table's age (0.5 s per commit after
+    // 2,000 commits on this machine).
     CommitProperties::default()
         .with_metadata([(LINEAGE_KEY.to_string(), lineage)])
         .with_application_transactions(txns)
-        .with_create_checkpoint(false)
         .with_cleanup_expired_logs(Some(false))
 }

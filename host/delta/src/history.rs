@@ -230,8 +230,8 @@ pub struct HistoryEntry {
     pub record: CommitRecord,
     /// Rows of the files it added, where their statistics say.
     pub rows_added: Option<u64>,
-    /// Rows of the files it removed, where the files' own `add` is still in
-    /// the log and has statistics (a log cleanup forgets older adds).
+    /// Rows of the files it removed, where the files' own `add` was read
+    /// (at or after the history's first version) and has statistics.
     pub rows_removed: Option<u64>,
 }
 
@@ -245,10 +245,11 @@ impl Table {
     pub async fn history(&self, from: Option<i64>) -> Result<Vec<HistoryEntry>, TableError> {
         let oldest = self.oldest_commit().await?;
         let from = from.unwrap_or(oldest).max(oldest);
-        // Removed files are counted by the rows of their `add`, which may be
-        // older than `from`: read from the oldest commit kept.
+        // Only the versions asked for are read: `--limit 20` of a long log
+        // reads 20 commits. A removed file whose `add` is older than `from`
+        // has no row count then.
         let records: Vec<(i64, Option<CommitRecord>)> =
-            futures::stream::iter(oldest..=self.version())
+            futures::stream::iter(from..=self.version())
                 .map(|v| async move { self.commit_record(v).await.map(|r| (v, r)) })
                 .buffered(HISTORY_READ_AHEAD)
                 .try_collect()

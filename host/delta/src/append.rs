@@ -8,6 +8,7 @@
 //! and a vacuum removes them.
 
 use deltalake::kernel::Action;
+use deltalake::kernel::transaction::CommitProperties;
 use deltalake::parquet::basic::{Compression, ZstdLevel};
 use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use deltalake::parquet::schema::types::ColumnPath;
@@ -140,8 +141,30 @@ impl Table {
     /// error.
     pub async fn commit_append(
         &mut self,
+        appender: Appender,
+        commit: &Commit,
+    ) -> Result<i64, TableError> {
+        let properties = super::write::commit_properties(commit);
+        self.commit_files(appender, commit, properties).await
+    }
+
+    /// As [`Table::commit_append`], but failing with
+    /// [`TableError::Conflict`] when any commit landed after the loaded
+    /// snapshot, instead of committing on top of it.
+    pub(super) async fn commit_append_once(
+        &mut self,
+        appender: Appender,
+        commit: &Commit,
+    ) -> Result<i64, TableError> {
+        let properties = super::write::commit_properties(commit).with_max_retries(0);
+        self.commit_files(appender, commit, properties).await
+    }
+
+    async fn commit_files(
+        &mut self,
         mut appender: Appender,
         commit: &Commit,
+        properties: CommitProperties,
     ) -> Result<i64, TableError> {
         let adds = appender
             .writer
@@ -149,9 +172,7 @@ impl Table {
             .await
             .map_err(|e| self.write_error(e))?;
         let actions = adds.into_iter().map(Action::Add).collect();
-        let state = self
-            .commit_actions(actions, super::write::commit_properties(commit))
-            .await?;
+        let state = self.commit_actions(actions, properties).await?;
         Ok(self.committed(state, commit).await)
     }
 }

@@ -54,6 +54,7 @@ mod append;
 mod cdf;
 mod error;
 mod history;
+mod keys;
 mod location;
 mod maintain;
 mod mode;
@@ -66,6 +67,8 @@ mod write;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_keys;
 #[cfg(test)]
 mod tests_maintain;
 #[cfg(test)]
@@ -176,6 +179,8 @@ pub struct Table {
     txns_current: bool,
     /// How appends encode their columns.
     encoding: ColumnEncoding,
+    /// The stored-key index of dedupe writes.
+    keys: keys::KeyState,
 }
 
 impl std::fmt::Debug for Table {
@@ -379,6 +384,7 @@ impl Table {
             txns,
             txns_current: true,
             encoding: ColumnEncoding::default(),
+            keys: keys::KeyState::Off,
         })
     }
 

@@ -110,6 +110,9 @@ impl Table {
                     keys,
                     kind: MergeKind::Dedupe,
                 };
+                if let Some(version) = self.dedupe_by_index(&batches, &plan, commit).await? {
+                    return Ok(version);
+                }
                 self.merge(batches, &plan, properties).await?
             }
         };
@@ -155,6 +158,26 @@ impl Table {
         Ok(finalized.snapshot())
     }
 
+    /// A dedupe through the key index when it is on and the batches hold
+    /// rows; `Ok(None)` otherwise, having written nothing.
+    async fn dedupe_by_index(
+        &mut self,
+        batches: &[RecordBatch],
+        plan: &MergePlan<'_>,
+        commit: &Commit,
+    ) -> Result<Option<i64>, TableError> {
+        if !self.key_index_on() || plan.keys.is_empty() {
+            return Ok(None);
+        }
+        let source_schema = plan.source_schema(&self.schema(), &self.uri)?;
+        let rows = self.conform_all(batches, &source_schema)?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let reduced = plan.reduce(&self.uri, &source_schema, &rows)?;
+        self.dedupe_indexed(&reduced, plan.keys, commit).await
+    }
+
     /// Reduce to one row per key, then MERGE (or commit only the txns).
     async fn merge(
         &self,
@@ -170,7 +193,7 @@ impl Table {
             });
         }
         let source_schema = plan.source_schema(&table, &self.uri)?;
-        let rows = self.conform_all(batches, &source_schema)?;
+        let rows = self.conform_all(&batches, &source_schema)?;
         if rows.is_empty() {
             return self.commit_actions(Vec::new(), properties).await;
         }
@@ -205,13 +228,13 @@ impl Table {
 
     fn conform_all(
         &self,
-        batches: Vec<RecordBatch>,
+        batches: &[RecordBatch],
         target: &SchemaRef,
     ) -> Result<Vec<RecordBatch>, TableError> {
         batches
-            .into_iter()
+            .iter()
             .filter(|b| b.num_rows() > 0)
-            .map(|b| schema::conform(&self.uri, &b, target))
+            .map(|b| schema::conform(&self.uri, b, target))
             .collect()
     }
 

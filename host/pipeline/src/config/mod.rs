@@ -250,6 +250,11 @@ pub struct StageConfig {
     /// input version, whatever its size.
     #[serde(default = "default_max_mib")]
     pub max_mib_per_commit: u64,
+    /// A `dedupe` stage keeps the hashes of its output's keys in memory
+    /// (about 30 bytes a key) while the output stores at most this many
+    /// rows, so a step's cost does not grow with the table; 0 turns it off.
+    #[serde(default = "default_key_index_max_rows")]
+    pub key_index_max_rows: u64,
     /// Sandbox limits of the module.
     #[serde(default)]
     pub limits: LimitsConfig,
@@ -332,6 +337,10 @@ fn default_max_versions() -> i64 {
 }
 fn default_max_mib() -> u64 {
     64
+}
+
+fn default_key_index_max_rows() -> u64 {
+    10_000_000
 }
 
 impl PipelineConfig {

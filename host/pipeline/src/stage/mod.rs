@@ -151,6 +151,13 @@ impl StageRunner {
             .keeps_tombstones()
             .then(|| layout.tombstones_uri(&stage.name));
         let input_uri = layout.table_uri(config.stage_input(index));
+        let mut sinks = Sinks::new(
+            layout.table_uri(&stage.name),
+            layout.quarantine_uri(&stage.name),
+            mode,
+            tombstones,
+        );
+        sinks.set_key_index_limit(stage.key_index_max_rows);
         Ok(Self {
             span: tracing::info_span!("stage", tenant = %id.tenant, pipeline = %id.pipeline, stage = %id.stage),
             progress: Progress::stage(
@@ -160,12 +167,7 @@ impl StageRunner {
                 stage.max_versions_per_commit,
             ),
             budget: InputBudget::new(stage.max_mib_per_commit << 20),
-            sinks: Sinks::new(
-                layout.table_uri(&stage.name),
-                layout.quarantine_uri(&stage.name),
-                mode,
-                tombstones,
-            ),
+            sinks,
             watch: ModuleWatch::new(Registry::for_pipeline(config)?, &config.name, &stage.name),
             module_file: PathBuf::from(&stage.module),
             input_uri,

@@ -24,6 +24,8 @@ pub struct Sinks {
     quarantine: Option<Table>,
     /// Checked before a step's commits when the stage runs in a fleet.
     fence: Option<Fence>,
+    /// The most stored rows a dedupe output's key index holds (0: none).
+    key_index_limit: u64,
 }
 
 /// The output of a step, gathered chunk by chunk: an append to an existing
@@ -106,7 +108,14 @@ impl Sinks {
             output: None,
             quarantine: None,
             fence: None,
+            key_index_limit: 0,
         }
+    }
+
+    /// Makes dedupe steps keep an index of the output's keys while it
+    /// stores at most `rows` rows (0: every dedupe is a MERGE).
+    pub fn set_key_index_limit(&mut self, rows: u64) {
+        self.key_index_limit = rows;
     }
 
     /// Makes every step check `fence` before its first commit: a host that
@@ -252,6 +261,7 @@ impl Sinks {
         let rows_out = outputs.iter().map(RecordBatch::num_rows).sum();
         let table = open_or_create(&mut self.output, &self.output_uri, schema).await?;
         expect(table, &out.expect)?;
+        table.set_key_index_limit(self.key_index_limit);
         let version = table.write(outputs, &self.mode, &out.commit).await?;
         ingot_core::fault::point("output-commit");
         Ok(Written { rows_out, version })

@@ -298,4 +298,24 @@ fn flattened_rows_and_current_counts_survive_a_replay() {
     assert_eq!(lake::count(&uri(&lake_dir, "bronze")), 10_000);
     assert_tables(&lake_dir, &replayed);
     assert_eq!(gold(&lake_dir), gold_before, "gold unchanged by the replay");
+    silver_was_appended_through_its_key_index(&lake_dir, &pipeline);
+}
+
+/// The dedupe silver ran with its stored-key index (the stage's default):
+/// every commit after the table's creation is a plain write, none a MERGE,
+/// also in the second run, whose first step built the index from the table.
+fn silver_was_appended_through_its_key_index(lake_dir: &Lake, pipeline: &std::path::Path) {
+    let pipeline = pipeline.display().to_string();
+    let out = lake_dir.run_ingot_ok(["history", "--pipeline", &pipeline, "silver", "--json"]);
+    let entries: Vec<Value> = serde_json::from_slice(&out.stdout).expect("history JSON");
+    let operations: Vec<&str> = entries
+        .iter()
+        .skip(1)
+        .filter_map(|e| e["operation"].as_str())
+        .collect();
+    assert!(operations.len() > 1, "silver commits: {operations:?}");
+    assert!(
+        operations.iter().all(|op| *op == "WRITE"),
+        "silver's commits: {operations:?}"
+    );
 }

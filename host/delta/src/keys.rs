@@ -124,8 +124,12 @@ impl KeyIndex {
                 }
             })
             .collect::<Result<Vec<ArrayRef>, _>>()?;
-        let converter =
-            RowConverter::new(self.types.iter().map(|t| SortField::new(t.clone())).collect())?;
+        let converter = RowConverter::new(
+            self.types
+                .iter()
+                .map(|t| SortField::new(t.clone()))
+                .collect(),
+        )?;
         let rows = converter.convert_columns(&keys)?;
         Ok(rows
             .iter()
@@ -322,10 +326,12 @@ impl Table {
             .collect::<Result<Vec<_>, _>>()?;
         let mut index = KeyIndex::new(columns, types, self.version());
         for batch in &batches {
-            let hashes = index.hash_rows(batch).map_err(|e| TableError::InvalidBatch {
-                table: self.uri.clone(),
-                reason: e.to_string(),
-            })?;
+            let hashes = index
+                .hash_rows(batch)
+                .map_err(|e| TableError::InvalidBatch {
+                    table: self.uri.clone(),
+                    reason: e.to_string(),
+                })?;
             index.insert_all(hashes);
         }
         tracing::info!(

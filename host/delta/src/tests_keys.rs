@@ -103,7 +103,7 @@ async fn indexed_dedupe_keeps_the_first_row_of_every_key_as_the_merge_does() {
         a.sort();
         b.sort();
         // The commit timestamp differs; the rows and change types do not.
-        let strip = |r: &String| r.rsplitn(2, '|').nth(1).map(str::to_string);
+        let strip = |r: &String| r.rsplit_once('|').map(|(rest, _)| rest.to_string());
         assert_eq!(
             a.iter().map(strip).collect::<Vec<_>>(),
             b.iter().map(strip).collect::<Vec<_>>(),
@@ -188,11 +188,10 @@ async fn a_commit_after_the_snapshot_fails_the_indexed_append() {
         .await
         .expect("other append");
     let step = vec![batch(&[(Some("a"), 2, "stage")])];
-    let lost = stage.write(step.clone(), &mode(), &commit(&[("s", 2)])).await;
-    assert!(
-        matches!(lost, Err(TableError::Conflict { .. })),
-        "{lost:?}"
-    );
+    let lost = stage
+        .write(step.clone(), &mode(), &commit(&[("s", 2)]))
+        .await;
+    assert!(matches!(lost, Err(TableError::Conflict { .. })), "{lost:?}");
     stage.refresh().await.expect("refresh");
     stage
         .write(step, &mode(), &commit(&[("s", 2)]))
@@ -247,7 +246,11 @@ async fn a_table_over_the_limit_dedupes_by_merge() {
         .await
         .expect("create");
     stage.set_key_index_limit(3);
-    let three = [(Some("a"), 1, "x"), (Some("a"), 2, "x"), (Some("a"), 3, "x")];
+    let three = [
+        (Some("a"), 1, "x"),
+        (Some("a"), 2, "x"),
+        (Some("a"), 3, "x"),
+    ];
     stage
         .write(vec![batch(&three)], &mode(), &commit(&[("s", 1)]))
         .await

@@ -110,7 +110,18 @@ struct Measured {
     stored: usize,
     mode: &'static str,
     spread: Spread,
+    /// The handle's first step: it opens the table and, for an indexed
+    /// dedupe, builds the key index.
+    first_ms: f64,
     us_per_record: f64,
+}
+
+/// A write mode as the bench runs it.
+struct Mode {
+    name: &'static str,
+    mode: WriteMode,
+    /// The key index's limit (0: none).
+    key_index: u64,
 }
 
 /// Every size, mode and spread; prints the table and returns the figures.
@@ -120,23 +131,32 @@ pub async fn run(sizes: &[usize]) -> Result<Value> {
         let base = tempfile::tempdir()?;
         filled(&base.path().join("t"), stored).await?;
         for spread in [Spread::Recent, Spread::Random] {
-            for (mode_name, mode) in modes() {
-                let us = measure(base.path(), stored, spread, &mode).await?;
+            for mode in modes(sizes) {
+                let (first_ms, us) = measure(base.path(), stored, spread, &mode).await?;
                 println!(
-                    "  {mode_name} {} over {} stored rows: {us:.2} µs/record",
+                    "  {} {} over {} stored rows: first step {first_ms:.0} ms, then {us:.2} µs/record",
+                    mode.name,
                     spread.name(),
                     thousands(stored as f64)
                 );
                 measured.push(Measured {
                     stored,
-                    mode: mode_name,
+                    mode: mode.name,
                     spread,
+                    first_ms,
                     us_per_record: us,
                 });
             }
         }
     }
-    let mut table = Markdown::new(&["mode", "keys", "stored rows", "µs/record", "vs empty table"]);
+    let mut table = Markdown::new(&[
+        "mode",
+        "keys",
+        "stored rows",
+        "first step ms",
+        "µs/record",
+        "vs empty table",
+    ]);
     for m in &measured {
         let empty = measured
             .iter()
@@ -148,6 +168,7 @@ pub async fn run(sizes: &[usize]) -> Result<Value> {
             m.mode.into(),
             m.spread.name().into(),
             thousands(m.stored as f64),
+            decimal(m.first_ms),
             decimal(m.us_per_record),
             format!("{}x", decimal(m.us_per_record / empty)),
         ]);
@@ -164,28 +185,40 @@ pub async fn run(sizes: &[usize]) -> Result<Value> {
                 "stored_rows": m.stored,
                 "mode": m.mode,
                 "keys": m.spread.name(),
+                "first_step_ms": num(m.first_ms, 1),
                 "us_per_record": num(m.us_per_record, 3),
             }))
             .collect::<Vec<_>>()
     ))
 }
 
-fn modes() -> [(&'static str, WriteMode); 2] {
+/// Dedupe as a stage runs it (through the key index, here with a limit
+/// above every size measured), dedupe by MERGE (the index off), upsert.
+fn modes(sizes: &[usize]) -> [Mode; 3] {
+    let dedupe = WriteMode::Dedupe {
+        keys: vec!["k".into()],
+    };
+    let limit = 2 * sizes.iter().copied().max().unwrap_or(0) as u64 + 1_000_000;
     [
-        (
-            "dedupe",
-            WriteMode::Dedupe {
-                keys: vec!["k".into()],
-            },
-        ),
-        (
-            "upsert",
-            WriteMode::Upsert {
+        Mode {
+            name: "dedupe",
+            mode: dedupe.clone(),
+            key_index: limit,
+        },
+        Mode {
+            name: "dedupe by MERGE",
+            mode: dedupe,
+            key_index: 0,
+        },
+        Mode {
+            name: "upsert",
+            mode: WriteMode::Upsert {
                 keys: vec!["k".into()],
                 sequence: Some("seq".into()),
                 delete_column: None,
             },
-        ),
+            key_index: 0,
+        },
     ]
 }
 
@@ -209,40 +242,49 @@ async fn filled(path: &Path, stored: usize) -> Result<()> {
 }
 
 /// A copy of the filled table in `base` (a Delta table's folder holds
-/// only relative paths), then [`STEPS`] steps of `mode`: the median µs per
-/// record.
-async fn measure(base: &Path, stored: usize, spread: Spread, mode: &WriteMode) -> Result<f64> {
+/// only relative paths), then a first step of `mode` and [`STEPS`] more:
+/// the first step's ms and the others' median µs per record.
+async fn measure(base: &Path, stored: usize, spread: Spread, mode: &Mode) -> Result<(f64, f64)> {
     let dir = tempfile::tempdir()?;
     copy_dir(&base.join("t"), &dir.path().join("t"))?;
     let uri = dir.path().join("t").display().to_string();
     let mut table = Table::open(&uri).await?.context("the copied table")?;
+    table.set_key_index_limit(mode.key_index);
     // The stage's progress goes on after the fill's commits.
     let first = i64::try_from(stored.div_ceil(FILL_CHUNK))?;
     let mut times = Vec::new();
-    for (version, step) in (first..).zip(0..STEPS) {
+    let mut first_ms = 0.0;
+    for (version, step) in (first..).zip(0..=STEPS) {
         let rows = batch(keys(stored, spread, step), 1 + step as i64)?;
         let started = Instant::now();
-        table.write(vec![rows], mode, &commit(version)).await?;
-        times.push(started.elapsed().as_secs_f64() * 1e6 / BATCH as f64);
+        table
+            .write(vec![rows], &mode.mode, &commit(version))
+            .await?;
+        let elapsed = started.elapsed().as_secs_f64();
+        if step == 0 {
+            first_ms = elapsed * 1e3;
+        } else {
+            times.push(elapsed * 1e6 / BATCH as f64);
+        }
     }
-    let count: usize = table
-        .query("SELECT count(*) FROM t")
-        .await?
-        .first()
-        .and_then(|b| {
-            b.column(0)
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .map(|a| a.value(0) as usize)
-        })
-        .context("a count")?;
+    let counts = table
+        .query("SELECT count(*), count(DISTINCT k) FROM t")
+        .await?;
+    let count = |column: usize| {
+        counts
+            .first()
+            .and_then(|b| b.column(column).as_any().downcast_ref::<Int64Array>())
+            .map(|a| a.value(0) as usize)
+            .context("a count")
+    };
+    let (rows, keys) = (count(0)?, count(1)?);
     let fresh = if stored == 0 { BATCH } else { BATCH / 2 };
     ensure!(
-        count == stored + STEPS * fresh,
-        "{count} rows after the steps over {stored}"
+        rows == stored + (STEPS + 1) * fresh && keys == rows,
+        "{rows} rows of {keys} keys after the steps over {stored}"
     );
     times.sort_by(f64::total_cmp);
-    Ok(times[STEPS / 2])
+    Ok((first_ms, times[STEPS / 2]))
 }
 
 fn copy_dir(from: &Path, to: &Path) -> Result<()> {
@@ -269,7 +311,7 @@ pub fn plot(figures: &Value, sizes: &[usize]) -> Result<()> {
         .map(|n| format!("{} rows", thousands(*n as f64)))
         .collect();
     let group_refs: Vec<&str> = groups.iter().map(String::as_str).collect();
-    let series = ["dedupe", "upsert"]
+    let series = ["dedupe", "dedupe by MERGE", "upsert"]
         .iter()
         .flat_map(|mode| ["recent", "random"].map(move |keys| (*mode, keys)))
         .map(|(mode, keys)| BarSeries {

@@ -48,7 +48,11 @@ fn main() -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let commits = common::env_count("INGOT_BENCH_COMMITS", 10_000)?;
+    let commits = if std::env::var("INGOT_BENCH_COMMITS").as_deref() == Ok("0") {
+        0
+    } else {
+        common::env_count("INGOT_BENCH_COMMITS", 10_000)?
+    };
     let sizes = merge::sizes()?;
     // INGOT_BENCH_COMMITS=0 skips part 1.
     let small = if commits == 0 {

@@ -334,7 +334,7 @@ pub fn plot(figures: &Value, sizes: &[usize]) -> Result<()> {
     bars(
         &path,
         &Bars {
-            title: "MERGE step cost against stored rows (10,000-row steps, half existing keys)",
+            title: "Keyed step cost against stored rows (10,000-row steps, half existing keys)",
             y_desc: "µs per record (log scale)",
             groups: &group_refs,
             series,

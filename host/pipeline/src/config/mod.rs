@@ -251,7 +251,7 @@ pub struct StageConfig {
     #[serde(default = "default_max_mib")]
     pub max_mib_per_commit: u64,
     /// A `dedupe` stage keeps the hashes of its output's keys in memory
-    /// (about 30 bytes a key) while the output stores at most this many
+    /// (20-40 bytes a key) while the output stores at most this many
     /// rows, so a step's cost does not grow with the table; 0 turns it off.
     #[serde(default = "default_key_index_max_rows")]
     pub key_index_max_rows: u64,

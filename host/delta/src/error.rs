@@ -111,6 +111,19 @@ pub enum TableError {
         #[source]
         source: Box<DataFusionError>,
     },
+    /// A read-only query refused: not a query, or SQL that does not parse,
+    /// plan or run (DataFusion's message).
+    #[error("query refused: {reason}")]
+    SqlRefused {
+        /// Why.
+        reason: String,
+    },
+    /// A read-only query still running at its time limit, stopped.
+    #[error("query stopped at its time limit of {seconds} s")]
+    SqlTimeout {
+        /// The limit.
+        seconds: f64,
+    },
     /// The schema of the table and the schema given (or the batch) disagree.
     #[error("table {table}: schema mismatch: {details}")]
     SchemaMismatch {
@@ -197,7 +210,9 @@ impl TableError {
             | TableError::SchemaMismatch { .. }
             | TableError::MissingColumn { .. }
             | TableError::InvalidBatch { .. }
-            | TableError::VersionUnavailable { .. } => ErrorClass::User,
+            | TableError::VersionUnavailable { .. }
+            | TableError::SqlRefused { .. }
+            | TableError::SqlTimeout { .. } => ErrorClass::User,
             TableError::Lineage { .. } | TableError::Internal { .. } => ErrorClass::Internal,
             TableError::Query { source, .. } => {
                 if chain_has_io(source) {

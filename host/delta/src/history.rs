@@ -25,7 +25,7 @@ const TXN_WALK_LIMIT: i64 = 10_000;
 const HISTORY_READ_AHEAD: usize = 16;
 
 /// What one commit of the log recorded, as far as ingot is concerned.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CommitRecord {
     /// The commit's timestamp (µs since the epoch): the in-commit timestamp
     /// when the table has one, else the commit info's.
@@ -222,7 +222,7 @@ fn stats_rows(stats: &str) -> Option<u64> {
 }
 
 /// One version of a table's history, as `ingot history` shows it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HistoryEntry {
     /// The version.
     pub version: i64,

@@ -61,6 +61,7 @@ mod mode;
 pub mod objects;
 mod reduce;
 mod schema;
+pub mod sql;
 mod tombstones;
 mod txns;
 mod write;
@@ -75,6 +76,8 @@ mod tests_maintain;
 mod tests_merge;
 #[cfg(test)]
 mod tests_merge_order;
+#[cfg(test)]
+mod tests_sql;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -33,7 +33,7 @@ pub struct Compaction {
 }
 
 /// What a compaction did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Compacted {
     /// The version it committed (`None`: nothing was worth rewriting).
     pub version: Option<i64>,
@@ -61,7 +61,7 @@ pub struct FileStats {
 }
 
 /// What a vacuum removed (or, dry, would remove).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Vacuumed {
     /// The files, relative to the table's folder.
     pub files: Vec<String>,
@@ -70,7 +70,7 @@ pub struct Vacuumed {
 }
 
 /// What a restore did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Restored {
     /// The version of the restore commit.
     pub version: i64,

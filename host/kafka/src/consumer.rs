@@ -99,11 +99,36 @@ pub struct IngestContext {
     /// partition's records end ([`records_end`]).
     probe: ClientConfig,
     revoked: AtomicBool,
+    /// Whether the group has given this consumer an assignment (perhaps
+    /// of no partition) since it joined or was last revoked.
+    joined: AtomicBool,
     assigned: Mutex<BTreeMap<PartitionId, Offset>>,
     failure: Mutex<Option<SourceError>>,
+    /// Each partition's low and high watermarks, from librdkafka's
+    /// statistics (every [`STATISTICS_INTERVAL`]).
+    watermarks: Mutex<HashMap<PartitionId, (i64, i64)>>,
 }
 
-impl ClientContext for IngestContext {}
+/// How often librdkafka reports the partitions' high watermarks (the
+/// consumer lag a metrics scrape shows is at most this old).
+const STATISTICS_INTERVAL: &str = "5000";
+
+impl ClientContext for IngestContext {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let mut known = self
+            .watermarks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (topic, t) in statistics.topics {
+            for (partition, p) in t.partitions {
+                // librdkafka's internal "unassigned" partition is -1.
+                if partition >= 0 && p.hi_offset >= 0 {
+                    known.insert((topic.clone(), partition), (p.lo_offset, p.hi_offset));
+                }
+            }
+        }
+    }
+}
 
 impl ConsumerContext for IngestContext {
     fn rebalance(
@@ -117,6 +142,7 @@ impl ConsumerContext for IngestContext {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 tracing::info!(partitions = tpl.count(), "partitions revoked");
                 self.revoked.store(true, Ordering::SeqCst);
+                self.joined.store(false, Ordering::SeqCst);
                 self.assigned().clear();
                 if let Err(e) = consumer.unassign() {
                     self.fail(rebalance(format!("unassign after revocation failed: {e}")));
@@ -126,6 +152,7 @@ impl ConsumerContext for IngestContext {
                 let code: RDKafkaErrorCode = other.into();
                 tracing::warn!(error = %code, "rebalance error");
                 self.revoked.store(true, Ordering::SeqCst);
+                self.joined.store(false, Ordering::SeqCst);
                 self.assigned().clear();
                 if let Err(e) = consumer.unassign() {
                     self.fail(rebalance(format!(
@@ -172,8 +199,9 @@ impl IngestContext {
         let positioned = self
             .positions(consumer, &partitions)
             .and_then(|positions| self.assign_at(consumer, positions));
-        if let Err(e) = positioned {
-            self.fail(e);
+        match positioned {
+            Ok(()) => self.joined.store(true, Ordering::SeqCst),
+            Err(e) => self.fail(e),
         }
     }
 
@@ -345,7 +373,8 @@ impl KafkaSource {
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "2000")
             .set("fetch.max.bytes", "52428800")
-            .set("max.partition.fetch.bytes", "10485760");
+            .set("max.partition.fetch.bytes", "10485760")
+            .set("statistics.interval.ms", STATISTICS_INTERVAL);
         for (k, v) in &settings.properties {
             config.set(k, v);
         }
@@ -355,8 +384,10 @@ impl KafkaSource {
             on_data_loss: settings.on_data_loss,
             probe: config.clone(),
             revoked: AtomicBool::new(false),
+            joined: AtomicBool::new(false),
             assigned: Mutex::new(BTreeMap::new()),
             failure: Mutex::new(None),
+            watermarks: Mutex::new(HashMap::new()),
         };
         let consumer: BaseConsumer<IngestContext> =
             config
@@ -456,6 +487,39 @@ impl KafkaSource {
     /// The partitions currently assigned to this consumer.
     pub fn assignment(&self) -> BTreeSet<PartitionId> {
         self.consumer.context().assigned().keys().cloned().collect()
+    }
+
+    /// Whether the consumer group has assigned this consumer its share
+    /// (which may be no partition at all, in a group with more members
+    /// than partitions).
+    pub fn joined(&self) -> bool {
+        self.consumer.context().joined.load(Ordering::SeqCst)
+    }
+
+    /// Records behind the end of each assigned partition whose end
+    /// librdkafka has reported: its high watermark minus the next offset to
+    /// read (the offset after the last record read, or where the partition
+    /// was positioned).
+    pub fn lags(&self) -> Vec<(PartitionId, i64)> {
+        let context = self.consumer.context();
+        let known = context
+            .watermarks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        context
+            .assigned()
+            .iter()
+            .filter_map(|(id, start)| {
+                let (low, high) = *known.get(id)?;
+                let next = match (self.next.get(&id.0, id.1), start) {
+                    (Some(next), _) => *next,
+                    (None, Offset::Offset(o)) => (*o).max(low),
+                    (None, Offset::End) => high,
+                    (None, _) => low,
+                };
+                Some((id.clone(), (high - next).max(0)))
+            })
+            .collect()
     }
 
     /// Whether every assigned partition has been read up to the high

@@ -75,9 +75,24 @@ pub struct IngestReport {
     pub duplicates_dropped: u64,
 }
 
-/// The partitions an ingest loop holds, as `topic/partition`, for the
-/// pipeline's status: refreshed by the loop every half second.
-pub type Assigned = Arc<Mutex<Vec<String>>>;
+/// What an ingest loop holds, for the pipeline's status: refreshed by the
+/// loop every half second.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestView {
+    /// Whether the consumer group has given the loop its share (perhaps
+    /// no partition, in a group with more members than partitions).
+    pub joined: bool,
+    /// The partitions held, as `topic/partition`.
+    pub partitions: Vec<String>,
+    /// Records behind the partitions' ends, summed over the partitions
+    /// whose end is known (librdkafka reports it every few seconds).
+    pub lag: Option<u64>,
+    /// Records the loop has written to bronze since it started.
+    pub records: u64,
+}
+
+/// The shared [`IngestView`] of a running loop.
+pub type Assigned = Arc<Mutex<IngestView>>;
 
 /// One ingest loop.
 #[derive(Clone)]
@@ -89,6 +104,7 @@ pub struct Ingest {
     once: bool,
     assigned: Option<Assigned>,
     on_commit: Option<OnCommit>,
+    labels: crate::metrics::PipelineLabels,
 }
 
 impl Ingest {
@@ -103,6 +119,7 @@ impl Ingest {
         once: bool,
     ) -> Self {
         Self {
+            labels: crate::metrics::PipelineLabels::of(&config),
             config,
             brokers,
             handle,
@@ -126,17 +143,28 @@ impl Ingest {
         self
     }
 
-    fn publish(&self, source: &KafkaSource, at: &mut Option<Instant>) {
-        let Some(view) = &self.assigned else { return };
+    /// Every [`ASSIGNMENT_REFRESH`]: the partitions held, to the status
+    /// view, and their lag, to metrics.
+    fn publish(&self, source: &KafkaSource, records: u64, at: &mut Option<Instant>) {
         if at.is_some_and(|t| t.elapsed() < ASSIGNMENT_REFRESH) {
             return;
         }
         *at = Some(Instant::now());
-        let now: Vec<String> = source
-            .assignment()
-            .iter()
-            .map(|(topic, partition)| format!("{topic}/{partition}"))
-            .collect();
+        let lags = source.lags();
+        for ((topic, partition), lag) in &lags {
+            crate::metrics::consumer_lag(&self.labels, topic, *partition, *lag);
+        }
+        let Some(view) = &self.assigned else { return };
+        let now = IngestView {
+            joined: source.joined(),
+            partitions: source
+                .assignment()
+                .iter()
+                .map(|(topic, partition)| format!("{topic}/{partition}"))
+                .collect(),
+            lag: (!lags.is_empty()).then(|| lags.iter().map(|(_, lag)| lag.unsigned_abs()).sum()),
+            records,
+        };
         *view
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = now;
@@ -178,7 +206,7 @@ impl Ingest {
         let mut idle = false;
         let mut published = None;
         loop {
-            self.publish(&source, &mut published);
+            self.publish(&source, batching.report.records, &mut published);
             let stopping = self.stop.load(Ordering::SeqCst);
             let drained = self.once && idle && source.caught_up()?;
             if stopping || drained {
@@ -215,9 +243,12 @@ impl Ingest {
         }
         let report = batching.finish(&source)?;
         if let Some(view) = &self.assigned {
-            view.lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .clear();
+            *view
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = IngestView {
+                records: report.records,
+                ..IngestView::default()
+            };
         }
         tracing::info!(
             records = report.records,
@@ -272,6 +303,7 @@ impl Ingest {
             ),
             handle: self.handle.clone(),
             on_commit: self.on_commit.clone(),
+            labels: self.labels.clone(),
         }
     }
 }

@@ -29,6 +29,7 @@ mod error;
 pub mod ingest;
 pub mod lease;
 pub mod maintenance;
+pub mod metrics;
 pub mod quarantine;
 pub mod run;
 pub mod stage;

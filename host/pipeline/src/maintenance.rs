@@ -149,7 +149,7 @@ pub async fn open(config: &PipelineConfig, name: &str) -> Result<Table> {
 }
 
 /// As [`open`], `None` when the table does not exist yet.
-async fn open_existing(config: &PipelineConfig, name: &str) -> Result<Option<Table>> {
+pub async fn open_existing(config: &PipelineConfig, name: &str) -> Result<Option<Table>> {
     if config.table_role(name).is_none() {
         return Err(unknown_table(config, name));
     }
@@ -269,6 +269,11 @@ impl Maintainer {
             config,
             last_vacuum: HashMap::new(),
         }
+    }
+
+    /// The pipeline it maintains.
+    pub fn config(&self) -> &PipelineConfig {
+        &self.config
     }
 
     fn settings(&self) -> &MaintenanceConfig {

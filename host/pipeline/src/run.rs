@@ -144,6 +144,12 @@ impl Pipeline {
         &self.config
     }
 
+    /// The live status of the pipeline (what `ingot status` reads from the
+    /// lake, as this host has it now): for a server answering from memory.
+    pub fn board(&self) -> Arc<Mutex<StatusBoard>> {
+        Arc::clone(&self.status)
+    }
+
     /// Runs the pipeline against `brokers` (already resolved: not `embedded`).
     ///
     /// # Errors
@@ -341,13 +347,13 @@ async fn side_by_side(
 /// (at most every [`status::SAVE_INTERVAL`]), until aborted.
 async fn refresh_status(shared: Arc<Shared>, assigned: Assigned) {
     loop {
-        let partitions = assigned
+        let view = assigned
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
         let document = {
             let mut board = shared.board.lock().await;
-            board.set_partitions(partitions);
+            board.set_ingest(view);
             if let Some(keeper) = &shared.keeper {
                 for i in 0..board.stages() {
                     board.set_standing(i, keeper.standing(i));

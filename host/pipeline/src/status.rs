@@ -18,6 +18,7 @@ use crate::{
     Error, Result,
     config::PipelineConfig,
     deployments::{self, DeploymentsError},
+    ingest::IngestView,
     lease::Standing,
     maintenance::TableMaintenance,
     stage::{StageRunner, StepOutcome},
@@ -45,9 +46,20 @@ pub struct PipelineStatus {
     pub stopped: bool,
     /// Why the pipeline could not start, or stopped, if it did.
     pub error: Option<String>,
+    /// Whether this host's ingest has its share of the partitions from the
+    /// consumer group (perhaps none of them).
+    #[serde(default)]
+    pub joined: bool,
     /// The Kafka partitions this host's ingest holds (`topic/partition`).
     #[serde(default)]
     pub partitions: Vec<String>,
+    /// Records behind the ends of those partitions (as librdkafka last
+    /// reported them), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag: Option<u64>,
+    /// Records this host's ingest has written to bronze in this run.
+    #[serde(default)]
+    pub ingested: u64,
     /// Its stages, in order.
     pub stages: Vec<StageStatus>,
     /// The last maintenance pass over its tables, when this host made one.
@@ -163,7 +175,10 @@ impl StatusBoard {
                 updated_at: now_micros(),
                 stopped: false,
                 error: None,
+                joined: false,
                 partitions: Vec::new(),
+                lag: None,
+                ingested: 0,
                 stages: stages
                     .iter()
                     .map(|s| StageStatus {
@@ -261,9 +276,17 @@ impl StatusBoard {
         self.status.maintenance = Some(maintenance);
     }
 
-    /// Records the partitions this host's ingest holds.
-    pub fn set_partitions(&mut self, partitions: Vec<String>) {
-        self.status.partitions = partitions;
+    /// Records what this host's ingest holds.
+    pub fn set_ingest(&mut self, view: IngestView) {
+        self.status.joined = view.joined;
+        self.status.partitions = view.partitions;
+        self.status.lag = view.lag;
+        self.status.ingested = view.records;
+    }
+
+    /// The status as it stands (for a server answering from memory).
+    pub fn current(&self) -> &PipelineStatus {
+        &self.status
     }
 
     /// Marks stage `i` failed with `error` (a run that gave up on it).

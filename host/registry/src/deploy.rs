@@ -16,7 +16,7 @@ use ingot_sandbox::Runtime;
 type Candidate = (String, PathBuf, Vec<(String, String)>);
 
 /// A recorded deploy or rollback.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Deployed {
     /// The row recorded.
     pub deployment: Deployment,

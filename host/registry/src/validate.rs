@@ -42,7 +42,7 @@ pub struct Target<'a> {
 }
 
 /// What the dry run did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DryRun {
     /// The input versions it read, `None` when the input table has none yet.
     pub input_versions: Option<(i64, i64)>,

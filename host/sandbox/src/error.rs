@@ -285,6 +285,31 @@ impl RuntimeError {
         }
     }
 
+    /// A short, fixed name of what went wrong (a metrics label: bounded,
+    /// no identifiers).
+    pub fn cause(&self) -> &'static str {
+        match self {
+            RuntimeError::Read { .. } => "read",
+            RuntimeError::NotAComponent { .. } => "not_a_component",
+            RuntimeError::Compile { .. } => "compile",
+            RuntimeError::WrongWorld { .. } => "wrong_world",
+            RuntimeError::Instantiate { .. } => "instantiate",
+            RuntimeError::Capacity { .. } => "capacity",
+            RuntimeError::Init { .. } => "init",
+            RuntimeError::Trap { .. } => "trap",
+            RuntimeError::Timeout { .. } => "timeout",
+            RuntimeError::Interrupted { .. } => "interrupted",
+            RuntimeError::OutOfMemory { .. } => "out_of_memory",
+            RuntimeError::OutputTooLarge { .. } => "output_too_large",
+            RuntimeError::Guest { .. } => "guest_error",
+            RuntimeError::BadOutput { .. } => "bad_output",
+            RuntimeError::Poisoned { .. } => "poisoned",
+            RuntimeError::CacheDir { .. } => "cache_dir",
+            RuntimeError::Engine { .. } => "engine",
+            RuntimeError::Internal { .. } => "internal",
+        }
+    }
+
     /// The module and stage the error is about, when known.
     pub fn site(&self) -> Option<&Site> {
         match self {

@@ -98,6 +98,8 @@ impl LogTags {
 pub(super) struct MemoryLimiter {
     limits: StoreLimits,
     pub refused_grow: bool,
+    /// The largest linear memory granted so far, in bytes.
+    pub memory_bytes: usize,
 }
 
 impl MemoryLimiter {
@@ -110,6 +112,7 @@ impl MemoryLimiter {
         MemoryLimiter {
             limits,
             refused_grow: false,
+            memory_bytes: 0,
         }
     }
 }
@@ -122,7 +125,9 @@ impl ResourceLimiter for MemoryLimiter {
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         let verdict = self.limits.memory_growing(current, desired, maximum);
-        if !matches!(verdict, Ok(true)) {
+        if matches!(verdict, Ok(true)) {
+            self.memory_bytes = self.memory_bytes.max(desired);
+        } else {
             self.refused_grow = true;
         }
         verdict

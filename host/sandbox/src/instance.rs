@@ -132,6 +132,12 @@ impl Instance {
         self.dropped_log
     }
 
+    /// The largest linear memory the guest has grown to, in bytes (what
+    /// its `memory-mib` limit is held against).
+    pub fn memory_bytes(&self) -> usize {
+        self.store.data().limiter.memory_bytes
+    }
+
     /// Whether an earlier trap made this instance unusable.
     pub fn is_poisoned(&self) -> bool {
         self.poisoned

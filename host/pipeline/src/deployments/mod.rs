@@ -29,7 +29,8 @@ use ingot_core::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit}
 use ingot_delta::{Commit, Lineage, Table, TableError, WriteMode, objects};
 
 /// What a deployment row records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Action {
     /// `ingot deploy`.
     Deploy,
@@ -55,7 +56,7 @@ impl Action {
 }
 
 /// One deploy or rollback of a stage's module.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Deployment {
     /// Pipeline name.
     pub pipeline: String,

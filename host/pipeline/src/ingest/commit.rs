@@ -23,7 +23,7 @@ use tokio::runtime::Handle;
 
 use ingot_core::Layout;
 use ingot_core::arrow::{
-    array::{AsArray, BooleanArray, RecordBatch},
+    array::{Array, AsArray, BooleanArray, RecordBatch},
     compute::filter_record_batch,
     datatypes::{Int32Type, Int64Type},
 };
@@ -31,6 +31,7 @@ use ingot_delta::{Commit, Lineage, Table, TableError, Txn, WriteMode};
 use ingot_kafka::consumer::PartitionId;
 
 use super::{COMMIT_ATTEMPTS, resets};
+use crate::metrics::{self, PartitionWrite, PipelineLabels};
 use crate::{Error, Result};
 
 /// Called with bronze's new version after each commit that wrote rows.
@@ -162,6 +163,15 @@ pub(super) struct BronzeWriter {
     pub lineage: Lineage,
     pub handle: Handle,
     pub on_commit: Option<OnCommit>,
+    pub labels: PipelineLabels,
+}
+
+/// What [`BronzeWriter::write`] wrote.
+struct BronzeWrite {
+    /// Per partition, the records and bytes written.
+    partitions: Vec<PartitionWrite>,
+    /// Commits that lost a race and were redone.
+    conflicts: u32,
 }
 
 impl BronzeWriter {
@@ -170,12 +180,21 @@ impl BronzeWriter {
         let mut table = table
             .lock()
             .map_err(|_| Error::Internal("bronze handle poisoned".into()))?;
-        let written = self.handle.block_on(self.write(
+        let started = std::time::Instant::now();
+        let write = self.handle.block_on(self.write(
             &mut table,
             batch.rows,
             &batch.last,
             &batch.positioned,
         ))?;
+        let written: usize = write.partitions.iter().map(|p| p.records as usize).sum();
+        metrics::bronze_commit(
+            &self.labels,
+            &write.partitions,
+            (read - written) as u64,
+            write.conflicts,
+            started.elapsed(),
+        );
         if written > 0 {
             tracing::info!(
                 table = %table.uri(),
@@ -204,7 +223,7 @@ impl BronzeWriter {
         batch: RecordBatch,
         last: &BTreeMap<PartitionId, i64>,
         positioned: &HashMap<PartitionId, i64>,
-    ) -> Result<usize> {
+    ) -> Result<BronzeWrite> {
         let layout = &self.layout;
         let mut attempt = 0;
         loop {
@@ -221,17 +240,23 @@ impl BronzeWriter {
                 })
                 .collect::<Vec<_>>();
             if txns.is_empty() {
-                return Ok(0);
+                return Ok(BronzeWrite {
+                    partitions: Vec::new(),
+                    conflicts: attempt - 1,
+                });
             }
-            let rows = fresh.num_rows();
             let commit = Commit {
                 txns,
                 lineage: self.lineage.clone(),
             };
+            let partitions = partition_writes(&fresh);
             match table.write(vec![fresh], &WriteMode::Append, &commit).await {
                 Ok(_) => {
                     ingot_core::fault::point("bronze-commit");
-                    return Ok(rows);
+                    return Ok(BronzeWrite {
+                        partitions,
+                        conflicts: attempt - 1,
+                    });
                 }
                 Err(TableError::Conflict { .. }) if attempt < COMMIT_ATTEMPTS => {
                     ingot_core::fault::point("conflict-retry");
@@ -266,6 +291,39 @@ pub(super) fn written_progress<'a>(
             Some((id.clone(), table.txn_version(&layout.partition_txn(t, *p))?))
         })
         .collect()
+}
+
+/// The records and value bytes of each partition in a bronze batch (of
+/// `ingot_kafka::bronze::schema`: topic, partition, ..., value at 5).
+fn partition_writes(batch: &RecordBatch) -> Vec<PartitionWrite> {
+    let topics = batch.column(0).as_string::<i32>();
+    let partitions = batch.column(1).as_primitive::<Int32Type>();
+    let values = batch.column(5).as_binary::<i32>();
+    let mut writes: Vec<PartitionWrite> = Vec::new();
+    for i in 0..batch.num_rows() {
+        let (topic, partition) = (topics.value(i), partitions.value(i));
+        let bytes = if values.is_null(i) {
+            0
+        } else {
+            values.value(i).len() as u64
+        };
+        match writes
+            .iter_mut()
+            .find(|w| w.partition == partition && w.topic == topic)
+        {
+            Some(w) => {
+                w.records += 1;
+                w.bytes += bytes;
+            }
+            None => writes.push(PartitionWrite {
+                topic: topic.to_string(),
+                partition,
+                records: 1,
+                bytes,
+            }),
+        }
+    }
+    writes
 }
 
 /// Keeps the rows whose offset is above their partition's txn version.

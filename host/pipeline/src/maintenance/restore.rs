@@ -55,7 +55,7 @@ pub enum Target {
 }
 
 /// What a restore did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RestoreReport {
     /// The stage.
     pub stage: String,

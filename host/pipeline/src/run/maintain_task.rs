@@ -6,6 +6,7 @@
 
 use std::{sync::Arc, time::Duration};
 
+use crate::metrics::{self, PipelineLabels};
 use crate::{config::PipelineConfig, maintenance::Maintainer, status::MaintenanceStatus};
 
 use super::stage_task::Shared;
@@ -34,5 +35,9 @@ pub(super) async fn run(config: Arc<PipelineConfig>, shared: Arc<Shared>) {
 /// One pass, recorded on the status board.
 pub(super) async fn pass(maintainer: &mut Maintainer, shared: &Shared) {
     let status = MaintenanceStatus::of(maintainer.pass().await);
+    metrics::maintenance_pass(
+        &PipelineLabels::of(maintainer.config()),
+        !status.errors.is_empty(),
+    );
     shared.board.lock().await.set_maintenance(status);
 }

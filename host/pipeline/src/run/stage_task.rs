@@ -72,10 +72,16 @@ pub(super) async fn run(i: usize, mut stage: StageRunner, shared: Arc<Shared>) -
             continue;
         }
         let input_done = input.finished();
+        let started = std::time::Instant::now();
         let outcome = stage.step().await;
         if stopped_mid_step(&stage, &outcome, &shared.stop) {
             break;
         }
+        let lag = match stage.progress() {
+            (done, Some(latest)) => Some(latest - done.unwrap_or(-1)),
+            (_, None) => None,
+        };
+        crate::metrics::stage_step(stage.id(), started.elapsed(), &outcome, lag);
         let mut board = shared.board.lock().await;
         board.record(i, &stage, &outcome);
         drop(board);

@@ -34,70 +34,7 @@ use ingot_core::ErrorClass;
 
 use crate::{Error, Result, quarantine::Reject};
 
-/// Failing calls isolation may spend on one range before it quarantines
-/// the rest of the failing rows untried: bounds a step's time when the
-/// module fails on everything (32 deadlines at most), while leaving room to
-/// narrow down a few poison rows (about ten failing calls each in a range
-/// of a thousand rows).
-pub const ISOLATION_FAILURES: u32 = 32;
-
-/// Call deadlines isolation may spend on one range, counted in wall time
-/// (successful calls and waits for the tenant's gate included): past
-/// `ISOLATION_DEADLINES x call-timeout` it starts no more calls and
-/// quarantines the rest untried. Bounds the isolation of a range the
-/// module times out on everywhere at 13 deadlines (2 min 10 s at the
-/// default 10 s; the call budget alone allowed 32, over 5 minutes; a stop
-/// interrupts either at once), while leaving room to narrow
-/// a row that times out down in a slice of 2,048 rows (12 failing calls).
-/// Wall time is not deterministic: a redo may isolate a range differently.
-pub const ISOLATION_DEADLINES: u32 = 12;
-
-/// What isolation may still spend on one range, shared by its chunks (see
-/// the module docs).
-#[derive(Debug, Clone)]
-pub struct Isolation {
-    failures: u32,
-    time: Duration,
-    /// Set when the range's isolation starts.
-    deadline: Option<std::time::Instant>,
-}
-
-impl Isolation {
-    /// The budget of one range run with `settings`.
-    pub fn new(settings: &ExecuteSettings) -> Self {
-        Isolation {
-            failures: ISOLATION_FAILURES,
-            time: settings.limits.call_timeout * ISOLATION_DEADLINES,
-            deadline: None,
-        }
-    }
-
-    /// Starts the clock of the range's isolation, if not yet started.
-    fn start(&mut self) {
-        self.deadline
-            .get_or_insert_with(|| std::time::Instant::now() + self.time);
-    }
-
-    /// Why isolation starts no more calls, if it does not: the failing-call
-    /// budget or the time of [`ISOLATION_DEADLINES`] deadlines is spent.
-    fn untried(&self) -> Option<String> {
-        if self.failures == 0 {
-            Some(format!(
-                "the module failed {ISOLATION_FAILURES} times isolating this range"
-            ))
-        } else if self
-            .deadline
-            .is_some_and(|deadline| std::time::Instant::now() >= deadline)
-        {
-            Some(format!(
-                "isolating this range took longer than {:?}",
-                self.time
-            ))
-        } else {
-            None
-        }
-    }
-}
+pub use super::isolation::{ISOLATION_DEADLINES, ISOLATION_FAILURES, Isolation};
 
 /// What running the module over a chunk produced.
 #[derive(Default)]
@@ -325,6 +262,7 @@ impl Executor {
                 }
                 Err(e) if e.class() != ErrorClass::User => return Err(e),
                 Err(e) if attempt < self.settings.max_attempts && isolation.untried().is_none() => {
+                    crate::metrics::chunk_retry(&self.id);
                     let backoff = Duration::from_millis(200 << attempt.min(6));
                     tracing::warn!(
                         module = %short_digest(self.module.digest()), attempt, error = %e, ?backoff,
@@ -339,6 +277,7 @@ impl Executor {
             module = %short_digest(self.module.digest()), attempts = attempt, error = %last,
             "batch failed every attempt; isolating the rows the module fails on"
         );
+        crate::metrics::isolated(&self.id, changes.iter().map(RecordBatch::num_rows).sum());
         self.isolate(&changes, processing_time, last, check, isolation)
             .await
     }
@@ -431,18 +370,20 @@ impl Executor {
             .into_iter()
             .zip(groups)
             .map(|(mut instance, group)| {
+                let id = self.id.clone();
                 tokio::task::spawn_blocking(move || {
-                    let result = run_module(&mut instance, &group, processing_time);
+                    let result = run_module(&mut instance, &group, processing_time, &id);
                     (instance, result)
                 })
             })
             .collect();
         let (mut outputs, mut rejects, mut failed) = (Vec::new(), Vec::new(), None);
-        let mut ready = Vec::new();
+        let (mut ready, mut memory) = (Vec::new(), 0);
         for call in calls {
             let (instance, result) = call
                 .await
                 .map_err(|e| Error::Internal(format!("stage worker panicked: {e}")))?;
+            memory = memory.max(instance.memory_bytes());
             match result {
                 Ok((o, r)) => {
                     outputs.extend(o);
@@ -456,6 +397,7 @@ impl Executor {
             }
         }
         drop(permits);
+        crate::metrics::module_memory(&self.id, memory);
         if let Some(e) = failed {
             return Err(e.into());
         }
@@ -576,12 +518,21 @@ fn run_module(
     instance: &mut Instance,
     slices: &[Slice],
     processing_time: i64,
+    id: &StageId,
 ) -> Result<(Vec<RecordBatch>, Vec<Reject>), RuntimeError> {
     instance.set_processing_time(processing_time);
     let mut outputs = Vec::new();
     let mut rejects = Vec::new();
     for slice in slices {
-        let processed = instance.process(&slice.given)?;
+        let (started, dropped) = (std::time::Instant::now(), instance.dropped_log().lines);
+        let processed = instance.process(&slice.given);
+        crate::metrics::module_call(
+            id,
+            started.elapsed(),
+            processed.as_ref().err(),
+            instance.dropped_log().lines - dropped,
+        );
+        let processed = processed?;
         for r in processed.rejected {
             rejects.push(Reject::new(&slice.whole, r.row as usize, r.reason));
         }

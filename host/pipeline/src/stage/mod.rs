@@ -18,6 +18,7 @@
 
 pub mod execute;
 pub mod input;
+mod isolation;
 pub mod progress;
 mod range_run;
 mod redo;
@@ -299,7 +300,9 @@ impl StageRunner {
         };
         let failing = failure.is_some();
         self.failure = failure;
+        let committing = std::time::Instant::now();
         let written = self.sinks.commit(plan, outputs, &rejects).await?;
+        crate::metrics::stage_commit(&self.id, committing.elapsed());
         tracing::info!(
             module = %short_digest(&digest), from = range.from, to = range.to, rows_in,
             rows_out = written.rows_out, rejected = rejects.len(), version = written.version,
@@ -504,11 +507,14 @@ impl StageRunner {
             Err(e) => Err(e),
         };
         match switched {
-            Ok(()) => tracing::info!(
-                from = %short_digest(&current), to = %short_digest(&deployment.digest),
-                deployment = ?deployment.version, action = ?deployment.action,
-                "module switched"
-            ),
+            Ok(()) => {
+                crate::metrics::swap(&self.id);
+                tracing::info!(
+                    from = %short_digest(&current), to = %short_digest(&deployment.digest),
+                    deployment = ?deployment.version, action = ?deployment.action,
+                    "module switched"
+                );
+            }
             Err(e) => {
                 tracing::error!(
                     module = %short_digest(&deployment.digest), deployment = ?deployment.version,

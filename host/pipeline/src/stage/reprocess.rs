@@ -31,7 +31,7 @@ use super::{
 use crate::{Error, Result, quarantine};
 
 /// What [`StageRunner::reprocess`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Reprocessed {
     /// The quarantine versions whose entries were sent through the module.
     pub quarantine_versions: Option<(i64, i64)>,

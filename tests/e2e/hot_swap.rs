@@ -15,7 +15,7 @@ use crate::lake;
 use crate::medallion::{assert_tables, log_pipeline, run_once_on, uri};
 
 /// The sha256 of a file, lowercase hex.
-fn digest(path: &Path) -> String {
+pub fn digest(path: &Path) -> String {
     hex::encode(Sha256::digest(
         std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display())),
     ))
@@ -23,7 +23,7 @@ fn digest(path: &Path) -> String {
 
 /// `module` with a custom section appended: the same code under another
 /// digest, as a rebuilt "v2" of a transform would be.
-fn another_build(module: &Path, dir: &Path, tag: &str) -> PathBuf {
+pub fn another_build(module: &Path, dir: &Path, tag: &str) -> PathBuf {
     let mut bytes = std::fs::read(module).expect("read the module");
     let name = b"ingot-test-build";
     let mut body = vec![u8::try_from(name.len()).expect("short name")];

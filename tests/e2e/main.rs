@@ -62,6 +62,7 @@ fn harness_smoke() {
     assert_eq!(actual, expected);
 }
 
+mod admin_api;
 mod config_errors;
 mod crash;
 mod data_loss;
@@ -73,10 +74,12 @@ mod hostile;
 mod hot_swap;
 mod lake;
 mod languages;
+mod log_format;
 mod maintenance;
 mod medallion;
 mod object_store;
 mod osquery;
 mod rebalance;
+mod server;
 mod step_budget;
 mod tenants;

@@ -4,19 +4,14 @@
 //! against the answer computed from the produced records, and read back by
 //! the `deltalake` Python package and polars after the operations.
 
-use std::{
-    collections::BTreeMap,
-    path::Path,
-    thread,
-    time::{Duration, Instant},
-};
+use std::{path::Path, thread, time::Duration};
 
 use ingot_sample::logs::{self, LogLine};
 
 use crate::{
     harness::{self, Broker, Lake, modules, readers},
     lake,
-    medallion::{assert_tables, log_pipeline, run_once_on, uri},
+    medallion::{assert_tables, log_pipeline, run_once_on, uri, wait_for_gold},
 };
 
 /// `ingot COMMAND --pipeline FILE TABLE EXTRA...`, which must succeed.
@@ -377,35 +372,6 @@ vacuum-interval-hours = 0
         readers::read(&uri(&lake_dir, "silver"), None, &[], None).rows(),
         good
     );
-}
-
-/// Waits (up to 2 minutes) until gold holds the totals of `lines`.
-fn wait_for_gold(lake_dir: &Lake, lines: &[LogLine], host: &harness::IngotProcess) {
-    let expected: BTreeMap<String, (i64, i64)> = logs::level_totals(lines)
-        .into_iter()
-        .map(|(level, t)| (level.to_owned(), (t.n, t.latency_sum)))
-        .collect();
-    let gold = uri(lake_dir, "gold");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let now: BTreeMap<String, (i64, i64)> = if lake::exists(&gold) {
-            lake::string_i64_i64(&gold, "SELECT level, count, latency_ms_sum FROM t")
-                .into_iter()
-                .map(|(l, n, s)| (l, (n, s)))
-                .collect()
-        } else {
-            BTreeMap::new()
-        };
-        if now == expected {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "gold never reached the expected totals:\n{}",
-            host.tail()
-        );
-        thread::sleep(Duration::from_millis(500));
-    }
 }
 
 /// The Debezium workload (silver an upsert with tombstones, gold an

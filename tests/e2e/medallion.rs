@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use ingot_sample::logs::{self, LogLine};
 
@@ -145,6 +146,35 @@ pub fn assert_tenant_tables(lake: &Lake, tenant: &str, lines: &[LogLine]) {
         gold, expected,
         "gold = counts and latency sums per level of what was produced"
     );
+}
+
+/// Waits (up to 2 minutes) until gold holds the totals of `lines`.
+pub fn wait_for_gold(lake_dir: &Lake, lines: &[LogLine], host: &harness::IngotProcess) {
+    let expected: BTreeMap<String, (i64, i64)> = logs::level_totals(lines)
+        .into_iter()
+        .map(|(level, t)| (level.to_owned(), (t.n, t.latency_sum)))
+        .collect();
+    let gold = uri(lake_dir, "gold");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let now: BTreeMap<String, (i64, i64)> = if lake::exists(&gold) {
+            lake::string_i64_i64(&gold, "SELECT level, count, latency_ms_sum FROM t")
+                .into_iter()
+                .map(|(l, n, s)| (l, (n, s)))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
+        if now == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gold never reached the expected totals:\n{}",
+            host.tail()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 /// A stage whose `input-columns` names a column its input lacks fails

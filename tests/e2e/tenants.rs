@@ -13,19 +13,23 @@ use ingot_pipeline::status::{PipelineStatus, State};
 use ingot_sample::logs::{self, LogLine};
 
 use crate::{
-    harness::{self, Broker, Lake, modules, run_ingot, run_ingot_ok},
+    harness::{
+        self, Broker, Lake,
+        http::{Metrics, server_address, wait_ready},
+        modules, run_ingot, run_ingot_ok,
+    },
     lake,
     medallion::{assert_tenant_tables, log_pipeline},
 };
 
-const TOKEN_A: &str = "a-secret-token-of-tenant-a";
-const TOKEN_B: &str = "b-secret-token-of-tenant-b";
+pub const TOKEN_A: &str = "a-secret-token-of-tenant-a";
+pub const TOKEN_B: &str = "b-secret-token-of-tenant-b";
 
 /// A component that imports an interface the sandbox does not offer.
 const IMPORTS_HTTP: &str = r#"(component (import "wasi:http/outgoing-handler@0.2.0" (instance)))"#;
 
 /// A `[[tenants]]` block.
-fn tenant(name: &str, token: &str, pipelines: &[&Path], limits: &str) -> String {
+pub fn tenant(name: &str, token: &str, pipelines: &[&Path], limits: &str) -> String {
     let files: Vec<String> = pipelines
         .iter()
         .map(|p| format!("{:?}", p.display().to_string()))
@@ -38,19 +42,19 @@ fn tenant(name: &str, token: &str, pipelines: &[&Path], limits: &str) -> String 
 }
 
 /// Writes `text` to `<lake dir>/<file>`.
-fn write(lake: &Lake, file: &str, text: &str) -> PathBuf {
+pub fn write(lake: &Lake, file: &str, text: &str) -> PathBuf {
     let path = lake.dir().join(file);
     std::fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
     path
 }
 
 /// A host file over `lake` holding `tenants`.
-fn host_file(lake: &Lake, tenants: &[String]) -> PathBuf {
+pub fn host_file(lake: &Lake, tenants: &[String]) -> PathBuf {
     write(
         lake,
         "host.toml",
         &format!(
-            "[lake]\nroot = {:?}\n[runtime]\nmax-instances = 64\n{}",
+            "[lake]\nroot = {:?}\n[runtime]\nmax-instances = 64\n[server]\nlisten = \"127.0.0.1:0\"\n{}",
             lake.root().display().to_string(),
             tenants.concat()
         ),
@@ -58,7 +62,7 @@ fn host_file(lake: &Lake, tenants: &[String]) -> PathBuf {
 }
 
 /// Tenant a's log pipeline (log-parse, level-counts).
-fn pipeline_a(lake: &Lake, broker: &str) -> PathBuf {
+pub fn pipeline_a(lake: &Lake, broker: &str) -> PathBuf {
     let text = log_pipeline(broker, lake, "").replacen(
         "name = \"logs\"",
         "name = \"logs\"\ntenant = \"a\"",
@@ -115,7 +119,7 @@ fn pipeline_b(lake: &Lake, broker: &str) -> [PathBuf; 2] {
 /// Limits of the hostile tenant: small, and one module call at a time.
 const B_LIMITS: &str =
     "memory-mib = 64, call-timeout-ms = 500, max-output-mib = 4, concurrent-stages = 1";
-const A_LIMITS: &str = "concurrent-stages = 1";
+pub const A_LIMITS: &str = "concurrent-stages = 1";
 
 fn serve_once(host: &Path) -> Output {
     run_ingot(["serve".as_ref(), host.as_os_str(), "--once".as_ref()])
@@ -558,6 +562,26 @@ fn serve_runs_tenants_until_stopped_and_status_shows_each_stage_live() {
             && table.contains("panicked on purpose"),
         "the status table shows b's failed stage:\n{table}"
     );
+    // One server for the host; each tenant's series under its own label.
+    let metrics = Metrics::scrape(&server_address(&mut serving));
+    let a_silver = [("tenant", "a"), ("stage", "silver")];
+    assert_eq!(
+        metrics.sum("ingot_stage_rows_in_total", &a_silver),
+        lines.len() as u64,
+        "tenant a's silver read every record"
+    );
+    let b_panic = [("tenant", "b"), ("stage", "panic"), ("cause", "trap")];
+    assert!(
+        metrics.sum("ingot_module_call_failures_total", &b_panic) > 0,
+        "tenant b's module traps, counted under b"
+    );
+    assert_eq!(
+        metrics.sum("ingot_module_call_failures_total", &[("tenant", "a")]),
+        0,
+        "none of it under a"
+    );
+    // a caught up, b failing on every row but caught up (to its quarantine).
+    wait_ready(&server_address(&mut serving), Duration::from_secs(20));
     let exit = serving.terminate(Duration::from_secs(30));
     assert!(
         exit.success(),

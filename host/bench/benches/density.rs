@@ -32,8 +32,11 @@ use std::sync::{Arc, atomic::AtomicBool, atomic::Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
-use ingot::tenancy::serve::{PipelineRun, serve};
 use ingot::tenancy::{HostConfig, token_sha256};
+use ingot::{
+    server::Live,
+    tenancy::serve::{PipelineRun, serve},
+};
 use ingot_core::StageId;
 use ingot_core::arrow::array::Int64Array;
 use ingot_delta::Table as DeltaTable;
@@ -245,6 +248,7 @@ async fn scenario(bootstrap: &str, records: usize, others: Others) -> Result<Sce
         None,
         RunMode::Once,
         Arc::new(AtomicBool::new(false)),
+        &Live::default(),
     )
     .await?;
     stop.store(true, Ordering::SeqCst);
@@ -282,7 +286,7 @@ async fn start_others(
     let file = host_file(dir, lake, bootstrap, 1..OTHERS + 1, topic)?;
     let host = HostConfig::load(&file)?;
     let stop = Arc::clone(stop);
-    let task = tokio::spawn(async move { serve(&host, None, mode, stop).await });
+    let task = tokio::spawn(async move { serve(&host, None, mode, stop, &Live::default()).await });
     tokio::time::sleep(head_start).await;
     Ok(Some(task))
 }

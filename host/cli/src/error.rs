@@ -32,6 +32,30 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A request that cannot be acted on as made (an admin API request's
+    /// parameters).
+    #[error("{0}")]
+    Request(String),
+    /// A request to a server's admin API failed (`--server`).
+    #[error("{url}: {}{message}", status.map(|s| format!("{s}: ")).unwrap_or_default())]
+    Remote {
+        /// The request's URL.
+        url: String,
+        /// The HTTP status, when the server answered.
+        status: Option<u16>,
+        /// The server's message, or why it could not be reached.
+        message: String,
+        /// The class the server gave (external when unreachable).
+        class: ErrorClass,
+    },
+    /// The server's address cannot be listened on.
+    #[error("cannot listen on {address}: {source} (set another with --listen or [server] listen)")]
+    Listen {
+        /// The address.
+        address: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
     /// A broken invariant inside ingot: a bug.
     #[error("internal error: {0}")]
     Internal(String),
@@ -64,6 +88,9 @@ impl Error {
             Error::Registry(e) => e.class(),
             Error::Tenant(e) => e.class(),
             Error::Io { source, .. } => io_class(source),
+            // An address in use or not this machine's is the configuration's.
+            Error::Listen { .. } | Error::Request(_) => ErrorClass::User,
+            Error::Remote { class, .. } => *class,
             Error::Internal(_) => ErrorClass::Internal,
         }
     }

@@ -8,6 +8,8 @@
 //! - [`ingot`]: a lake (in a temp dir, or under a fresh prefix of an S3
 //!   server) and the real `ingot` binary, run to completion or in the
 //!   background with the lake's environment.
+//! - [`http`]: the server of an `ingot` process: its address, GETs, and
+//!   its metrics parsed.
 //! - [`readers`]: the `deltalake` Python package and polars, reading a
 //!   table independently of ingot.
 //! - [`tools`]: the tools setup scripts install (moto, the readers).
@@ -22,6 +24,7 @@
 //! shares a port, a directory, a bucket or a topic between tests.
 
 pub mod broker;
+pub mod http;
 pub mod ingot;
 pub mod modules;
 pub mod readers;

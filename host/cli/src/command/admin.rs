@@ -5,20 +5,41 @@ use std::{path::PathBuf, sync::Arc};
 
 use ingot_core::short_digest as short;
 use ingot_pipeline::{
-    config::PipelineConfig,
     lease::Standing,
-    stage::StageRunner,
+    stage::{Reprocessed, StageRunner},
     status::{self, PipelineStatus},
 };
 use ingot_registry::{self as registry, Registry};
 use ingot_sandbox::Runtime;
 
-use super::{DeployArgs, DeploymentsArgs, ReprocessArgs, RollbackArgs, StatusArgs};
-use crate::{Error, Result, tenancy::Action};
+use super::{DeployArgs, DeploymentsArgs, ReprocessArgs, RollbackArgs, StatusArgs, remote::Remote};
+use crate::{
+    Error, Result,
+    server::api::pipelines::{PipelineEntry, RollbackRequest},
+    tenancy::Action,
+};
 
 /// `ingot status`: the status documents of one pipeline, or of every
 /// pipeline of a tenant, as a table or as JSON.
 pub(super) async fn status(args: &StatusArgs) -> Result<i32> {
+    let (names, all) = match &args.admin.server {
+        Some(server) => remote_status(args, server).await?,
+        None => local_status(args).await?,
+    };
+    if args.json {
+        let text = serde_json::to_string_pretty(&all)
+            .map_err(|e| Error::Internal(format!("status as JSON: {e}")))?;
+        println!("{text}");
+    } else {
+        print_status(&names, &all);
+    }
+    Ok(0)
+}
+
+/// The pipelines asked about, as (tenant, name), and their statuses.
+type Statuses = (Vec<(String, String)>, Vec<PipelineStatus>);
+
+async fn local_status(args: &StatusArgs) -> Result<Statuses> {
     let admin = &args.admin;
     let pipelines = match (&args.pipeline, &args.tenant) {
         (_, Some(tenant)) => admin.tenant_pipelines(tenant, Action::Status)?,
@@ -29,18 +50,49 @@ pub(super) async fn status(args: &StatusArgs) -> Result<i32> {
     for p in &pipelines {
         all.extend(status::read(p).await?);
     }
-    if args.json {
-        let text = serde_json::to_string_pretty(&all)
-            .map_err(|e| Error::Internal(format!("status as JSON: {e}")))?;
-        println!("{text}");
-    } else {
-        print_status(&pipelines, &all);
+    let names = pipelines.into_iter().map(|p| (p.tenant, p.name)).collect();
+    Ok((names, all))
+}
+
+async fn remote_status(args: &StatusArgs, server: &str) -> Result<Statuses> {
+    let token = args.admin.token.as_deref();
+    match (&args.pipeline, &args.tenant) {
+        (_, Some(tenant)) => {
+            let remote = Remote::new(server, token, tenant.clone(), String::new());
+            let entries: Vec<PipelineEntry> = remote.get_tenant("/pipelines").await?;
+            let names = entries
+                .iter()
+                .map(|e| (tenant.clone(), e.pipeline.clone()))
+                .collect();
+            Ok((names, entries.into_iter().flat_map(|e| e.hosts).collect()))
+        }
+        (Some(file), None) => {
+            let remote = Remote::for_pipeline(server, token, file)?;
+            let all = remote.get("/status", &[]).await?;
+            Ok((vec![(remote.tenant, remote.pipeline)], all))
+        }
+        (None, None) => Ok((Vec::new(), Vec::new())),
     }
-    Ok(0)
 }
 
 /// `ingot deploy`: validate, store, record.
 pub(super) async fn deploy(args: DeployArgs, cache_dir: Option<PathBuf>) -> Result<i32> {
+    if let Some(remote) = args.admin.remote(&args.pipeline)? {
+        let bytes = std::fs::read(&args.module).map_err(|source| Error::Io {
+            path: args.module.clone(),
+            source,
+        })?;
+        let mut query: Vec<(&str, String)> =
+            args.note.iter().map(|n| ("note", n.clone())).collect();
+        query.extend(
+            args.config
+                .iter()
+                .map(|(k, v)| ("config", format!("{k}={v}"))),
+        );
+        let path = format!("/stages/{}/deploy", args.stage);
+        print_deployed(&remote.post_module(&path, bytes, &query).await?);
+        return Ok(0);
+    }
     let pipeline = args.admin.pipeline(&args.pipeline, Action::Deploy)?;
     let runtime = Arc::new(Runtime::new(cache_dir)?);
     let deployed = registry::deploy(
@@ -58,6 +110,14 @@ pub(super) async fn deploy(args: DeployArgs, cache_dir: Option<PathBuf>) -> Resu
 
 /// `ingot rollback`: deploy again a module the stage ran before.
 pub(super) async fn rollback(args: &RollbackArgs, cache_dir: Option<PathBuf>) -> Result<i32> {
+    if let Some(remote) = args.admin.remote(&args.pipeline)? {
+        let request = RollbackRequest {
+            to: args.to.clone(),
+        };
+        let path = format!("/stages/{}/rollback", args.stage);
+        print_deployed(&remote.post_json(&path, &request).await?);
+        return Ok(0);
+    }
     let pipeline = args.admin.pipeline(&args.pipeline, Action::Rollback)?;
     let runtime = Arc::new(Runtime::new(cache_dir)?);
     let deployed = registry::rollback(&pipeline, &args.stage, args.to.as_deref(), &runtime).await?;
@@ -68,20 +128,26 @@ pub(super) async fn rollback(args: &RollbackArgs, cache_dir: Option<PathBuf>) ->
 /// `ingot reprocess`: the stage's quarantine since the last reprocess,
 /// through its current module.
 pub(super) async fn reprocess(args: &ReprocessArgs, cache_dir: Option<PathBuf>) -> Result<i32> {
-    let pipeline = args.admin.pipeline(&args.pipeline, Action::Reprocess)?;
     let stage = &args.stage;
-    let index = registry::deploy::stage_index(&pipeline, stage)?;
-    let runtime = Arc::new(Runtime::new(cache_dir)?);
-    let mut runner = StageRunner::new(&pipeline, index, runtime)?;
-    let r = runner.reprocess().await?;
+    let (name, r): (String, Reprocessed) = match args.admin.remote(&args.pipeline)? {
+        Some(remote) => {
+            let path = format!("/stages/{stage}/reprocess");
+            let r = remote.post_json(&path, &serde_json::json!({})).await?;
+            (remote.pipeline, r)
+        }
+        None => {
+            let pipeline = args.admin.pipeline(&args.pipeline, Action::Reprocess)?;
+            let index = registry::deploy::stage_index(&pipeline, stage)?;
+            let runtime = Arc::new(Runtime::new(cache_dir)?);
+            let mut runner = StageRunner::new(&pipeline, index, runtime)?;
+            (pipeline.name, runner.reprocess().await?)
+        }
+    };
     match r.quarantine_versions {
-        None => println!(
-            "{}/{stage}: nothing quarantined since the last reprocess",
-            pipeline.name
-        ),
+        None => println!("{name}/{stage}: nothing quarantined since the last reprocess"),
         Some((from, to)) => println!(
-            "{}/{stage}: quarantine versions {from}..={to}: {} entries, {} replayed ({} no longer in the input), {} rows out, {} quarantined again",
-            pipeline.name, r.entries, r.replayed, r.missing, r.rows_out, r.still_quarantined
+            "{name}/{stage}: quarantine versions {from}..={to}: {} entries, {} replayed ({} no longer in the input), {} rows out, {} quarantined again",
+            r.entries, r.replayed, r.missing, r.rows_out, r.still_quarantined
         ),
     }
     Ok(0)
@@ -89,6 +155,12 @@ pub(super) async fn reprocess(args: &ReprocessArgs, cache_dir: Option<PathBuf>) 
 
 /// `ingot deployments`: the history of a pipeline's (or a stage's) modules.
 pub(super) async fn deployments(args: &DeploymentsArgs) -> Result<i32> {
+    if let Some(remote) = args.admin.remote(&args.pipeline)? {
+        let query: Vec<(&str, String)> = args.stage.iter().map(|s| ("stage", s.clone())).collect();
+        let history: Vec<registry::Deployment> = remote.get("/deployments", &query).await?;
+        print_deployments(&history);
+        return Ok(0);
+    }
     let pipeline = args.admin.pipeline(&args.pipeline, Action::Deployments)?;
     let stage = args.stage.as_deref();
     if let Some(stage) = stage {
@@ -100,18 +172,15 @@ pub(super) async fn deployments(args: &DeploymentsArgs) -> Result<i32> {
     Ok(0)
 }
 
-fn print_status(pipelines: &[PipelineConfig], all: &[PipelineStatus]) {
+fn print_status(pipelines: &[(String, String)], all: &[PipelineStatus]) {
     let now = ingot_core::clock::now_micros();
-    for p in pipelines {
+    for (tenant, name) in pipelines {
         let mine: Vec<_> = all
             .iter()
-            .filter(|s| s.tenant == p.tenant && s.pipeline == p.name)
+            .filter(|s| &s.tenant == tenant && &s.pipeline == name)
             .collect();
         if mine.is_empty() {
-            println!(
-                "tenant {}, pipeline {}: no host has reported yet",
-                p.tenant, p.name
-            );
+            println!("tenant {tenant}, pipeline {name}: no host has reported yet");
         }
         for s in mine {
             let age = (now - s.updated_at).max(0) as f64 / 1e6;
@@ -127,7 +196,11 @@ fn print_status(pipelines: &[PipelineConfig], all: &[PipelineStatus]) {
                 println!("  stopped by: {e}");
             }
             if !s.partitions.is_empty() {
-                println!("  partitions: {}", s.partitions.join(", "));
+                let behind = s
+                    .lag
+                    .map(|lag| format!(" ({} behind)", super::run::counted(lag, "record")))
+                    .unwrap_or_default();
+                println!("  partitions: {}{behind}", s.partitions.join(", "));
             }
             println!(
                 "  {:<16} {:<14} {:<9} {:<13} {:>13} {:>8} {:>10} {:>10} {:>11}  last error",

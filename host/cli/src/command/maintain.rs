@@ -1,24 +1,46 @@
 //! The table commands: `history`, `optimize`, `vacuum`, `restore` and
 //! `checkpoint`, over any table of a pipeline, authorised per tenant like
-//! `deploy`. The decisions (what a vacuum may remove, what a restore does
-//! to a stage) are `ingot_pipeline::maintenance`'s; this prints them.
+//! `deploy`, on the lake or through a server (`--server`). What they do is
+//! [`crate::admin::tables`]'s; this prints it.
 
 use std::{future::Future, time::Duration};
 
 use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Serialize, de::DeserializeOwned};
+
 use ingot_core::short_digest as short;
-use ingot_delta::{Compaction, HistoryEntry};
-use ingot_pipeline::{
-    config::PipelineConfig,
-    maintenance::{self, restore::Target},
-};
+use ingot_delta::HistoryEntry;
+use ingot_pipeline::{config::PipelineConfig, maintenance::restore::RestoreReport};
 
 use super::{CheckpointArgs, HistoryArgs, OptimizeArgs, RestoreArgs, TableArgs, VacuumArgs};
-use crate::{Error, Result, tenancy::Action};
+use crate::{
+    Error, Result,
+    admin::tables::{
+        self, Checkpointed, OptimizeRequest, Optimized, RestoreRequest, VacuumDone, VacuumRequest,
+    },
+    tenancy::Action,
+};
 
-/// The pipeline of a table command, once the token is checked.
-fn pipeline(args: &TableArgs) -> Result<PipelineConfig> {
-    args.admin.pipeline(&args.pipeline, Action::Maintain)
+/// Runs table command `operation` with `request`: through the server's
+/// admin API with `--server`, else `local` on the pipeline once the token
+/// is checked (with a spinner saying `what`).
+async fn run_op<T, R>(
+    args: &TableArgs,
+    operation: &str,
+    request: &R,
+    what: String,
+    local: impl AsyncFnOnce(PipelineConfig) -> Result<T>,
+) -> Result<T>
+where
+    T: DeserializeOwned,
+    R: Serialize,
+{
+    if let Some(remote) = args.admin.remote(&args.pipeline)? {
+        let path = format!("/tables/{}/{operation}", args.table);
+        return with_spinner(what, remote.post_json(&path, request)).await;
+    }
+    let config = args.admin.pipeline(&args.pipeline, Action::Maintain)?;
+    with_spinner(what, local(config)).await
 }
 
 /// Runs `work` with a spinner on stderr saying `what` and the time taken.
@@ -37,16 +59,23 @@ async fn with_spinner<T>(what: String, work: impl Future<Output = T>) -> T {
 /// `ingot history`: every version the log still has (or the newest
 /// `--limit`), with what wrote it and what it changed.
 pub(super) async fn history(args: &HistoryArgs) -> Result<i32> {
-    let config = pipeline(&args.table)?;
-    let table = maintenance::open(&config, &args.table.table).await?;
-    let from = args
-        .limit
-        .map(|n| table.version() - i64::try_from(n).unwrap_or(i64::MAX) + 1);
-    let entries = with_spinner(
-        format!("reading the log of {}", args.table.table),
-        table.history(from),
-    )
-    .await?;
+    let t = &args.table;
+    let what = format!("reading the log of {}", t.table);
+    let entries: Vec<HistoryEntry> = match t.admin.remote(&t.pipeline)? {
+        Some(remote) => {
+            let query: Vec<(&str, String)> = args
+                .limit
+                .iter()
+                .map(|n| ("limit", n.to_string()))
+                .collect();
+            let path = format!("/tables/{}/history", t.table);
+            with_spinner(what, remote.get(&path, &query)).await?
+        }
+        None => {
+            let config = t.admin.pipeline(&t.pipeline, Action::Maintain)?;
+            with_spinner(what, tables::history(&config, &t.table, args.limit)).await?
+        }
+    };
     if args.json {
         let rows: Vec<serde_json::Value> = entries.iter().map(history_json).collect();
         let text = serde_json::to_string_pretty(&rows)
@@ -123,45 +152,31 @@ fn count(n: Option<u64>) -> String {
 
 /// `ingot optimize`: bin-packing compaction, or Z-order with `--zorder`.
 pub(super) async fn optimize(args: &OptimizeArgs) -> Result<i32> {
-    let config = pipeline(&args.table)?;
+    let request = OptimizeRequest {
+        target_mib: args.target_mib,
+        zorder: args.zorder.clone(),
+    };
     let name = &args.table.table;
-    let mut table = maintenance::open(&config, name).await?;
-    let before = table.file_stats(config.maintenance.small_file_bytes());
-    let compaction = Compaction {
-        target_size: args
-            .target_mib
-            .unwrap_or(config.maintenance.target_file_mib)
-            .saturating_mul(1 << 20),
-        zorder: if args.zorder.is_empty() {
-            config
-                .maintenance
-                .zorder
-                .get(name)
-                .cloned()
-                .unwrap_or_default()
-        } else {
-            args.zorder.clone()
-        },
-    };
-    let what = if compaction.zorder.is_empty() {
-        format!("compacting {name} ({} files)", before.files)
+    let what = format!("compacting {name}");
+    let done: Optimized = run_op(&args.table, "optimize", &request, what, async |config| {
+        tables::optimize(&config, name, &request).await
+    })
+    .await?;
+    let c = &done.compacted;
+    let how = if done.zorder.is_empty() {
+        String::new()
     } else {
-        format!(
-            "Z-ordering {name} by {} ({} files)",
-            compaction.zorder.join(", "),
-            before.files
-        )
+        format!(", Z-ordered by {}", done.zorder.join(", "))
     };
-    let done = with_spinner(what, maintenance::compact(&config, &mut table, &compaction)).await?;
-    match done.version {
+    match c.version {
         Some(version) => println!(
-            "{name}: version {version}: {} files ({} MiB) rewritten into {} ({} MiB); no data changed",
-            done.files_removed,
-            done.bytes_removed >> 20,
-            done.files_added,
-            done.bytes_added >> 20,
+            "{name}: version {version}: {} files ({} MiB) rewritten into {} ({} MiB){how}; no data changed",
+            c.files_removed,
+            c.bytes_removed >> 20,
+            c.files_added,
+            c.bytes_added >> 20,
         ),
-        None => println!("{name}: nothing to compact ({} files)", before.files),
+        None => println!("{name}: nothing to compact ({} files)", done.files_before),
     }
     Ok(0)
 }
@@ -169,21 +184,22 @@ pub(super) async fn optimize(args: &OptimizeArgs) -> Result<i32> {
 /// `ingot vacuum`: files older than the retention that no version after
 /// it references, never those a stage reading the table still needs.
 pub(super) async fn vacuum(args: &VacuumArgs) -> Result<i32> {
-    let config = pipeline(&args.table)?;
+    let request = VacuumRequest {
+        retention_secs: args.retention.map(|d| Duration::from(d).as_secs()),
+        dry_run: args.dry_run,
+        force: args.force,
+    };
     let name = &args.table.table;
-    let mut table = maintenance::open(&config, name).await?;
-    let asked = args
-        .retention
-        .map_or_else(|| config.maintenance.vacuum_retention(), Duration::from);
-    let needs = maintenance::needs(&config, name, &table).await?;
-    let retention = maintenance::vacuum_retention(name, asked, &needs, args.force)?;
     let verb = if args.dry_run { "listing" } else { "vacuuming" };
-    let vacuumed = with_spinner(
+    let done: VacuumDone = run_op(
+        &args.table,
+        "vacuum",
+        &request,
         format!("{verb} {name}"),
-        maintenance::vacuum(&config, &mut table, retention, args.dry_run),
+        async |config| tables::vacuum(&config, name, &request).await,
     )
     .await?;
-    for file in &vacuumed.files {
+    for file in &done.vacuumed.files {
         println!("{file}");
     }
     let verb = if args.dry_run {
@@ -193,30 +209,32 @@ pub(super) async fn vacuum(args: &VacuumArgs) -> Result<i32> {
     };
     eprintln!(
         "{name}: {verb} {} files (retention {})",
-        vacuumed.files.len(),
-        humantime::format_duration(retention)
+        done.vacuumed.files.len(),
+        humantime::format_duration(Duration::from_secs(done.retention_secs))
     );
     Ok(0)
 }
 
 /// `ingot restore`: a stage back to a version of its output.
 pub(super) async fn restore(args: &RestoreArgs) -> Result<i32> {
-    let config = pipeline(&args.table)?;
-    let target = match (args.version, &args.timestamp) {
-        (Some(v), _) => Target::Version(v),
-        (None, Some(t)) => Target::Timestamp(t.timestamp_micros()),
-        (None, None) => {
-            return Err(Error::Internal(
-                "restore without --version or --timestamp (clap should have refused it)".into(),
-            ));
-        }
+    let request = RestoreRequest {
+        version: args.version,
+        timestamp: args.timestamp.map(|t| t.timestamp_micros()),
     };
     let name = &args.table.table;
-    let report = with_spinner(
+    let report: RestoreReport = run_op(
+        &args.table,
+        "restore",
+        &request,
         format!("restoring {name}"),
-        maintenance::restore::restore(&config, name, target),
+        async |config| tables::restore(&config, name, &request).await,
     )
     .await?;
+    print_restored(name, &report);
+    Ok(0)
+}
+
+fn print_restored(name: &str, report: &RestoreReport) {
     println!(
         "{name}: version {} is version {} again ({} files removed, {} brought back); \
          stage {} resumes after input version {}",
@@ -239,15 +257,19 @@ pub(super) async fn restore(args: &RestoreArgs) -> Result<i32> {
              what it derived from the undone rows"
         );
     }
-    Ok(0)
 }
 
 /// `ingot checkpoint`: a checkpoint of the table's current version.
 pub(super) async fn checkpoint(args: &CheckpointArgs) -> Result<i32> {
-    let config = pipeline(&args.table)?;
     let name = &args.table.table;
-    let table = maintenance::open(&config, name).await?;
-    let version = with_spinner(format!("checkpointing {name}"), table.checkpoint()).await?;
-    println!("{name}: checkpoint at version {version}");
+    let done: Checkpointed = run_op(
+        &args.table,
+        "checkpoint",
+        &serde_json::json!({}),
+        format!("checkpointing {name}"),
+        async |config| tables::checkpoint(&config, name).await,
+    )
+    .await?;
+    println!("{name}: checkpoint at version {}", done.version);
     Ok(0)
 }

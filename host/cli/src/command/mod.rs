@@ -10,10 +10,15 @@
 mod admin;
 mod demo;
 mod maintain;
+mod progress;
+mod remote;
 mod run;
 mod table;
 
-use std::path::{Path, PathBuf};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ingot_pipeline::config::PipelineConfig;
@@ -34,6 +39,10 @@ pub struct Cli {
     /// Where compiled modules are cached (default: ~/.cache/ingot/modules).
     #[arg(long, global = true, env = "INGOT_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// How log lines are written to stderr: text for people, json (one
+    /// object a line, with the tenant, pipeline and stage) for log shippers.
+    #[arg(long, global = true, value_enum, env = "INGOT_LOG_FORMAT", default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 /// The commands.
@@ -46,6 +55,9 @@ pub enum Command {
         /// Process everything available, then exit (the triggered mode).
         #[arg(long)]
         once: bool,
+        /// Serve /metrics, /healthz and /readyz on this address (off unless given).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
     },
     /// Run every tenant's pipelines of a host file in one process.
     Serve {
@@ -54,6 +66,10 @@ pub enum Command {
         /// Process everything available, then exit.
         #[arg(long)]
         once: bool,
+        /// Serve /metrics, /healthz and /readyz on this address (default:
+        /// [server] listen of the host file, 127.0.0.1:9410).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
     },
     /// What each stage of a pipeline (or of every pipeline of a tenant) is doing, per host.
     Status(StatusArgs),
@@ -182,8 +198,8 @@ pub struct StatusArgs {
     /// The pipeline file.
     #[arg(long, required_unless_present = "tenant")]
     pub pipeline: Option<PathBuf>,
-    /// Every pipeline of this tenant of the host file (needs --host).
-    #[arg(long, requires = "host", conflicts_with = "pipeline")]
+    /// Every pipeline of this tenant (needs --host or --server).
+    #[arg(long, conflicts_with = "pipeline")]
     pub tenant: Option<String>,
     /// Print the status documents as JSON.
     #[arg(long)]
@@ -353,14 +369,27 @@ pub struct ShowArgs {
 #[derive(Debug, Args)]
 pub struct AdminArgs {
     /// The host file whose tenants own the pipelines.
-    #[arg(long = "host", env = "INGOT_HOST")]
+    #[arg(long = "host", env = "INGOT_HOST", conflicts_with = "server")]
     pub host: Option<PathBuf>,
+    /// Act through this `ingot serve`'s admin API (e.g. http://host:9410)
+    /// instead of on the lake: needs only the tenant's token. --pipeline is
+    /// then a pipeline file or TENANT/PIPELINE.
+    #[arg(long, env = "INGOT_SERVER")]
+    pub server: Option<String>,
     /// The tenant's admin token (prefer INGOT_TOKEN: arguments show in `ps`).
     #[arg(long, env = "INGOT_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 }
 
 impl AdminArgs {
+    /// The client of `--server` for `pipeline`, when given.
+    fn remote(&self, pipeline: &Path) -> Result<Option<remote::Remote>> {
+        self.server
+            .as_deref()
+            .map(|server| remote::Remote::for_pipeline(server, self.token.as_deref(), pipeline))
+            .transpose()
+    }
+
     /// Loads pipeline file `path` for `action`: with a host file, only
     /// once the token is checked to be the owning tenant's, and with the
     /// tenant's checks and limits applied.
@@ -375,9 +404,10 @@ impl AdminArgs {
 
     /// Every pipeline of tenant `name`, once the token is checked to be its.
     fn tenant_pipelines(&self, name: &str, action: Action) -> Result<Vec<PipelineConfig>> {
-        let host_file = self.host.as_deref().ok_or_else(|| {
-            Error::Internal("--tenant without --host (clap should have refused it)".into())
-        })?;
+        let host_file = self
+            .host
+            .as_deref()
+            .ok_or_else(|| Error::Request("--tenant needs --host or --server".into()))?;
         let host = HostConfig::load(host_file)?;
         let tenant = host
             .tenant(name)
@@ -397,6 +427,16 @@ impl AdminArgs {
             .map(|p| Ok(host.admit(tenant, PipelineConfig::load(p)?)?))
             .collect()
     }
+}
+
+/// The format of the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines (coloured on a terminal).
+    Text,
+    /// One JSON object per line: time, level, target, fields, and the
+    /// spans' fields (tenant, pipeline, stage).
+    Json,
 }
 
 /// Sample generators.
@@ -442,8 +482,10 @@ impl Cli {
     pub async fn execute(self) -> Result<i32> {
         let cache_dir = self.cache_dir.or_else(default_cache_dir);
         match self.command {
-            Command::Run { file, once } => run::run(&file, once, cache_dir).await,
-            Command::Serve { file, once } => run::serve(&file, once, cache_dir).await,
+            Command::Run { file, once, listen } => run::run(&file, once, cache_dir, listen).await,
+            Command::Serve { file, once, listen } => {
+                run::serve(&file, once, cache_dir, listen).await
+            }
             Command::Status(args) => admin::status(&args).await,
             Command::Demo(args) => demo::demo(args, cache_dir).await,
             Command::Produce(args) => demo::produce(args).await,

@@ -2,6 +2,7 @@
 //! signal and their reports.
 
 use std::{
+    net::SocketAddr,
     path::{Path, PathBuf},
     sync::{
         Arc,
@@ -13,15 +14,35 @@ use ingot_kafka::embedded::EmbeddedBroker;
 use ingot_pipeline::{Pipeline, RunMode, RunReport, config::PipelineConfig};
 use ingot_sandbox::Runtime;
 
+use super::progress::Progress;
 use crate::{
     Result,
+    server::{Live, ReadyBounds, Server, api::Api},
     tenancy::{self, HostConfig, serve::PipelineRun},
 };
 
-pub(super) async fn run(file: &Path, once: bool, cache_dir: Option<PathBuf>) -> Result<i32> {
+pub(super) async fn run(
+    file: &Path,
+    once: bool,
+    cache_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+) -> Result<i32> {
     let config = PipelineConfig::load(file)?;
+    let live = Live::default();
+    // Before the pipeline: its metrics are recorded from its first step.
+    let _server = match listen {
+        Some(address) => {
+            Some(Server::start(address, ReadyBounds::default(), live.clone(), None).await?)
+        }
+        None => None,
+    };
     let runtime = Arc::new(Runtime::new(cache_dir)?);
     let pipeline = Pipeline::prepare(config, runtime)?;
+    live.running(
+        &pipeline.config().tenant,
+        &pipeline.config().name,
+        pipeline.board(),
+    );
     let embedded = start_embedded(pipeline.config())?;
     let brokers = embedded.as_ref().map_or_else(
         || pipeline.config().kafka.brokers.clone(),
@@ -32,13 +53,33 @@ pub(super) async fn run(file: &Path, once: bool, cache_dir: Option<PathBuf>) -> 
     } else {
         RunMode::Continuous
     };
-    let report = pipeline.run(brokers, mode, stop_on_ctrl_c()).await?;
+    // A backlog's progress, for `--once` (a continuous run has `ingot
+    // status` and its metrics).
+    let progress = once.then(|| Progress::show(pipeline.board()));
+    let report = pipeline.run(brokers, mode, stop_on_ctrl_c()).await;
+    if let Some(progress) = progress {
+        progress.finish().await;
+    }
+    let report = report?;
     print_report(&report);
     Ok(if report.errors.is_empty() { 0 } else { 1 })
 }
 
-pub(super) async fn serve(file: &Path, once: bool, cache_dir: Option<PathBuf>) -> Result<i32> {
+pub(super) async fn serve(
+    file: &Path,
+    once: bool,
+    cache_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+) -> Result<i32> {
     let host = HostConfig::load(file)?;
+    let live = Live::default();
+    let _server = if host.server.enabled || listen.is_some() {
+        let address = listen.unwrap_or(host.server.listen);
+        let api = Arc::new(Api::new(&host, cache_dir.clone())?);
+        Some(Server::start(address, host.server.bounds(), live.clone(), Some(api)).await?)
+    } else {
+        None
+    };
     let mode = if once {
         RunMode::Once
     } else {
@@ -49,7 +90,7 @@ pub(super) async fn serve(file: &Path, once: bool, cache_dir: Option<PathBuf>) -
         counted(host.tenants.len() as u64, "tenant"),
         file.display()
     );
-    let runs = tenancy::serve::serve(&host, cache_dir, mode, stop_on_ctrl_c()).await?;
+    let runs = tenancy::serve::serve(&host, cache_dir, mode, stop_on_ctrl_c(), &live).await?;
     let mut failed = false;
     for PipelineRun {
         tenant,

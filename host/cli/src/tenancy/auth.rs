@@ -24,6 +24,8 @@ pub enum Action {
     Reprocess,
     /// Read a table's history, compact, vacuum, restore or checkpoint it.
     Maintain,
+    /// Run a read-only query over the tenant's tables.
+    Query,
 }
 
 impl std::fmt::Display for Action {
@@ -35,6 +37,7 @@ impl std::fmt::Display for Action {
             Action::Status => "status",
             Action::Reprocess => "reprocess",
             Action::Maintain => "maintain",
+            Action::Query => "query",
         })
     }
 }

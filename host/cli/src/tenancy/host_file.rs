@@ -8,6 +8,9 @@
 //! [runtime]
 //! max-instances = 1000            # stage instances the pooling allocator holds
 //!
+//! [server]                        # /metrics, /healthz, /readyz (docs/operations.md)
+//! listen = "127.0.0.1:9410"
+//!
 //! [[tenants]]
 //! name = "acme"
 //! pipelines = ["acme/logs.toml"]  # relative to this file
@@ -27,6 +30,8 @@ use std::{
 
 use serde::Deserialize;
 
+use crate::server::ServerConfig;
+
 use ingot_pipeline::config::{
     ConfigError, LakeConfig, PipelineConfig, base_dir, check_name, parse_toml, read_file,
 };
@@ -42,6 +47,9 @@ pub struct HostConfig {
     pub runtime: RuntimeConfig,
     /// The tenants.
     pub tenants: Vec<TenantConfig>,
+    /// The HTTP server (metrics, health probes).
+    #[serde(default)]
+    pub server: ServerConfig,
     /// The file this configuration was read from.
     #[serde(skip)]
     pub path: PathBuf,

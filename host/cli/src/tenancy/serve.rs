@@ -23,7 +23,7 @@ use ingot_kafka::embedded::EmbeddedBroker;
 use ingot_pipeline::{Pipeline, RunMode, RunReport, config::PipelineConfig, status::StatusBoard};
 use ingot_sandbox::Runtime;
 
-use crate::{Error, Result};
+use crate::{Error, Result, server::Live};
 
 use super::HostConfig;
 
@@ -39,8 +39,8 @@ pub struct PipelineRun {
 }
 
 /// Runs every tenant's pipelines until `stop` (or, with [`RunMode::Once`],
-/// until each has processed what is available); returns each one's result
-/// in host-file order.
+/// until each has processed what is available), registering each in `live`
+/// as it starts; returns each one's result in host-file order.
 ///
 /// # Errors
 ///
@@ -51,6 +51,7 @@ pub async fn serve(
     cache_dir: Option<PathBuf>,
     mode: RunMode,
     stop: Arc<AtomicBool>,
+    live: &Live,
 ) -> Result<Vec<PipelineRun>> {
     let runtime = Arc::new(Runtime::pooled(cache_dir, host.runtime.max_instances)?);
     let gates: Vec<Arc<Semaphore>> = host
@@ -71,6 +72,7 @@ pub async fn serve(
             Ok(config) => config,
             Err(e) => {
                 tracing::error!(%tenant, file = %hosted.path.display(), error = %e, "pipeline refused");
+                live.refused(&tenant, &hosted.path.display().to_string(), &e);
                 runs.push(PipelineRun {
                     tenant,
                     pipeline: hosted.path.display().to_string(),
@@ -83,6 +85,7 @@ pub async fn serve(
         match prepare(config, &runtime).await {
             Ok(prepared) => {
                 tracing::info!(%tenant, %pipeline, "pipeline started");
+                live.running(&tenant, &pipeline, prepared.0.board());
                 let (stop, task) = start(prepared, Arc::clone(&gates[hosted.tenant]), mode);
                 flags.push(stop);
                 tasks.push((runs.len(), task));
@@ -94,6 +97,7 @@ pub async fn serve(
             }
             Err(e) => {
                 tracing::error!(%tenant, %pipeline, error = %e, "pipeline cannot start");
+                live.refused(&tenant, &pipeline, &e);
                 runs.push(PipelineRun {
                     tenant,
                     pipeline,

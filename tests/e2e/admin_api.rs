@@ -1,0 +1,310 @@
+//! The admin API of `ingot serve`: a tenant's token acts on its own
+//! pipelines only, every refusal gets its status and never echoes the
+//! token, uploads are bounded and validated before they are stored, and a
+//! deploy through `ingot deploy --server` switches a running pipeline as a
+//! deploy on the lake does.
+
+use std::time::Duration;
+
+use ingot_sample::logs::{self, LogLine};
+
+use crate::{
+    harness::{
+        self, Broker, IngotProcess, Lake,
+        http::{Body, Metrics, api, post_declaring, server_address},
+        modules, run_ingot,
+    },
+    hot_swap::{another_build, digest},
+    lake,
+    medallion::tenant_uri,
+    tenants::{A_LIMITS, TOKEN_A, TOKEN_B, host_file, pipeline_a, tenant},
+};
+
+/// A host serving tenant a's log pipeline and tenant b (an idle pipeline
+/// of its own), its server on a free port; uploads of at most 3 MiB.
+fn serve_a_and_b(lake: &Lake, broker: &Broker) -> (IngotProcess, String, std::path::PathBuf) {
+    let a = pipeline_a(lake, &broker.bootstrap());
+    let b = crate::tenants::write(
+        lake,
+        "b-logs.toml",
+        &std::fs::read_to_string(&a)
+            .expect("a's pipeline")
+            .replacen("tenant = \"a\"", "tenant = \"b\"", 1)
+            .replacen("topics = [\"logs\"]", "topics = [\"noise\"]", 1),
+    );
+    let host = host_file(
+        lake,
+        &[
+            tenant("a", TOKEN_A, &[&a], A_LIMITS),
+            tenant("b", TOKEN_B, &[&b], A_LIMITS),
+        ],
+    );
+    let text = std::fs::read_to_string(&host).expect("the host file");
+    std::fs::write(
+        &host,
+        text.replacen("[server]\n", "[server]\nmax-module-mib = 3\n", 1),
+    )
+    .expect("write the host file");
+    let mut serving = harness::spawn_ingot(["serve".as_ref(), host.as_os_str()]);
+    let address = server_address(&mut serving);
+    serving.wait_for_log("pipeline started", Duration::from_secs(60));
+    (serving, address, a)
+}
+
+const A_LOGS: &str = "/api/v1/tenants/a/pipelines/logs";
+
+#[test]
+fn a_tenants_token_reaches_only_its_own_pipelines_and_every_refusal_has_its_status() {
+    let broker = Broker::start();
+    broker.create_topic("logs", 1);
+    broker.create_topic("noise", 1);
+    let lake = Lake::new();
+    let (mut serving, address, _) = serve_a_and_b(&lake, &broker);
+    let json = Some(("application/json", &b"{}"[..]));
+    // Refused before the body is read (a client sending a whole module
+    // meets a closed connection: curl reports the status, ureq the pipe).
+    let wasm = Some(("application/wasm", &b"\0asm"[..]));
+    // Each of a's routes: no token is 401, b's token 403.
+    let routes: [(&str, Body<'_>); 8] = [
+        ("/status", None),
+        ("/deployments", None),
+        ("/stages/silver/deploy", wasm),
+        ("/stages/silver/rollback", json),
+        ("/stages/silver/reprocess", json),
+        ("/tables/silver/history", None),
+        ("/tables/silver/optimize", json),
+        ("/tables/bronze/checkpoint", json),
+    ];
+    for (route, body) in routes {
+        let path = format!("{A_LOGS}{route}");
+        let (status, text) = api(&address, &path, None, body);
+        assert_eq!(status, 401, "{route} without a token: {text}");
+        let (status, text) = api(&address, &path, Some(TOKEN_B), body);
+        assert_eq!(status, 403, "{route} with b's token: {text}");
+        assert!(!text.contains(TOKEN_B), "the token is never echoed: {text}");
+    }
+    let (status, _) = api(
+        &address,
+        "/api/v1/tenants/a/pipelines",
+        Some("not-a-token"),
+        None,
+    );
+    assert_eq!(status, 403, "a wrong token");
+    let (status, _) = api(
+        &address,
+        "/api/v1/tenants/zed/pipelines",
+        Some(TOKEN_A),
+        None,
+    );
+    assert_eq!(
+        status, 403,
+        "a tenant the host does not have is refused like a wrong token"
+    );
+
+    // a's own token: its pipeline, and nothing of b's.
+    let (status, text) = api(&address, "/api/v1/tenants/a/pipelines", Some(TOKEN_A), None);
+    assert_eq!(status, 200, "{text}");
+    let listed: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(listed[0]["pipeline"], "logs", "{listed}");
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    let (status, _) = api(
+        &address,
+        "/api/v1/tenants/b/pipelines/logs/status",
+        Some(TOKEN_A),
+        None,
+    );
+    assert_eq!(status, 403, "a's token on b's pipeline");
+    let (status, _) = api(
+        &address,
+        "/api/v1/tenants/a/pipelines/nope/status",
+        Some(TOKEN_A),
+        None,
+    );
+    assert_eq!(status, 404, "a pipeline a does not have");
+
+    // Malformed requests, refused modules and uploads past the bound.
+    let bad_json = Some(("application/json", &b"{not json"[..]));
+    let (status, text) = api(
+        &address,
+        &format!("{A_LOGS}/tables/silver/vacuum"),
+        Some(TOKEN_A),
+        bad_json,
+    );
+    assert_eq!(status, 400, "a body that is not JSON: {text}");
+    let (status, text) = api(
+        &address,
+        &format!("{A_LOGS}/stages/silver/rollback"),
+        Some(TOKEN_A),
+        bad_json,
+    );
+    assert_eq!(status, 400, "a rollback body that is not JSON: {text}");
+    let (status, text) = api(
+        &address,
+        &format!("{A_LOGS}/tables/silver/shrink"),
+        Some(TOKEN_A),
+        json,
+    );
+    assert_eq!(status, 404, "no such operation: {text}");
+    let not_wasm = Some(("application/wasm", &b"not a component"[..]));
+    let (status, text) = api(
+        &address,
+        &format!("{A_LOGS}/stages/silver/deploy"),
+        Some(TOKEN_A),
+        not_wasm,
+    );
+    assert_eq!(
+        status, 422,
+        "a module that is no component is refused: {text}"
+    );
+    let deploy = format!("{A_LOGS}/stages/silver/deploy");
+    let status = post_declaring(&address, &deploy, TOKEN_A, 4 << 20);
+    assert_eq!(status, 413, "4 MiB past max-module-mib = 3");
+    let (status, text) = api(
+        &address,
+        &format!("{A_LOGS}/deployments"),
+        Some(TOKEN_A),
+        None,
+    );
+    assert_eq!(
+        (status, text.as_str()),
+        (200, "[]"),
+        "nothing refused was recorded"
+    );
+
+    let metrics = Metrics::scrape(&address);
+    let refused = metrics.sum("ingot_admin_requests_total", &[("outcome", "refused")]);
+    assert_eq!(refused, 2 * 8 + 3, "every refusal counted");
+    let exit = serving.terminate(Duration::from_secs(30));
+    assert!(exit.success(), "{exit}:\n{}", serving.tail());
+}
+
+/// The module digest of each silver commit of tenant a, in version order.
+fn silver_modules(lake: &Lake) -> Vec<String> {
+    let silver = tenant_uri(lake, "a", "silver");
+    if !lake::exists(&silver) {
+        return Vec::new();
+    }
+    (1..=lake::open(&silver).version())
+        .filter_map(|v| lake::lineage_opt(&silver, v).and_then(|l| l.module))
+        .collect()
+}
+
+fn wait_for(what: &str, serving: &IngotProcess, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} within 90 s:\n{}",
+            serving.tail()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn ingot_ok(args: &[&str]) -> String {
+    let out = run_ingot(args);
+    assert!(
+        out.status.success(),
+        "ingot {args:?}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_deploy_through_the_server_switches_the_running_pipeline() {
+    let broker = Broker::start();
+    broker.create_topic("logs", 1);
+    broker.create_topic("noise", 1);
+    let lake = Lake::new();
+    let (mut serving, address, pipeline) = serve_a_and_b(&lake, &broker);
+    let server = format!("http://{address}");
+    let produce = |n: usize, seed: u64| {
+        let lines = logs::generate(n, seed);
+        harness::produce(
+            &broker.bootstrap(),
+            "logs",
+            lines.iter().map(LogLine::to_kafka),
+        );
+    };
+    produce(500, 1);
+    let v1 = digest(&modules().log_parse);
+    wait_for("silver's first commit", &serving, || {
+        silver_modules(&lake).contains(&v1)
+    });
+
+    // With the token and the server alone: no host file, no lake.
+    let v2_file = another_build(&modules().log_parse, lake.dir(), "api");
+    let v2 = digest(&v2_file);
+    let deployed = ingot_ok(&[
+        "deploy",
+        "--server",
+        &server,
+        "--token",
+        TOKEN_A,
+        "--pipeline",
+        "a/logs",
+        "--stage",
+        "silver",
+        &v2_file.display().to_string(),
+        "--note",
+        "through the api",
+    ]);
+    assert!(deployed.contains(&v2), "{deployed}");
+    // Hosts switch between two commits: records from then on meet v2.
+    serving.wait_for_log("module switched", Duration::from_secs(30));
+    produce(500, 2);
+    wait_for("a silver commit by the deployed module", &serving, || {
+        silver_modules(&lake).last() == Some(&v2)
+    });
+    let history = ingot_ok(&[
+        "deployments",
+        "--server",
+        &server,
+        "--token",
+        TOKEN_A,
+        "--pipeline",
+        "a/logs",
+    ]);
+    assert!(history.contains("through the api"), "{history}");
+    // The pipeline file names the pipeline as well as TENANT/PIPELINE; the
+    // status shows v2 once the host saves it again (every 2 s).
+    let file = pipeline.display().to_string();
+    let status_args = [
+        "status",
+        "--server",
+        &server,
+        "--token",
+        TOKEN_A,
+        "--pipeline",
+        &file,
+    ];
+    wait_for("the status showing v2", &serving, || {
+        let status = ingot_ok(&status_args);
+        status.contains("tenant a, pipeline logs") && status.contains(&v2[..12])
+    });
+    let refused = run_ingot([
+        "status", "--server", &server, "--token", TOKEN_B, "--tenant", "a",
+    ]);
+    assert!(!refused.status.success(), "b's token on tenant a");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("403"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let exit = serving.terminate(Duration::from_secs(30));
+    assert!(exit.success(), "{exit}:\n{}", serving.tail());
+    check_silver_once(&lake, 1000);
+}
+
+/// Each record once in a's silver, across the swap (read by deltalake).
+fn check_silver_once(lake: &Lake, records: usize) {
+    let silver = tenant_uri(lake, "a", "silver");
+    let quarantine = tenant_uri(lake, "a", "silver_quarantine");
+    assert_eq!(
+        lake::count(&silver) + lake::count(&quarantine),
+        records as i64,
+        "every record in silver or its quarantine, once"
+    );
+}

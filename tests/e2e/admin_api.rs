@@ -171,9 +171,37 @@ fn a_tenants_token_reaches_only_its_own_pipelines_and_every_refusal_has_its_stat
         "nothing refused was recorded"
     );
 
+    // The SQL box: a's tables only, queries only.
+    let sql = |q: &str, token: &str| {
+        let body = serde_json::json!({ "sql": q }).to_string();
+        api(
+            &address,
+            "/api/v1/tenants/a/sql",
+            Some(token),
+            Some(("application/json", body.as_bytes())),
+        )
+    };
+    let (status, text) = sql("SELECT count(*) AS n FROM logs.bronze", TOKEN_A);
+    assert_eq!(status, 200, "{text}");
+    let answer: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(answer["columns"], serde_json::json!(["n"]), "{answer}");
+    let tables = answer["tables"].to_string();
+    assert!(
+        tables.contains("logs.bronze") && !tables.contains("noise"),
+        "{tables}"
+    );
+    for statement in [
+        "DROP TABLE logs.bronze",
+        "INSERT INTO logs.bronze SELECT * FROM logs.bronze",
+    ] {
+        let (status, text) = sql(statement, TOKEN_A);
+        assert_eq!(status, 422, "{statement}: {text}");
+    }
+    assert_eq!(sql("SELECT 1", TOKEN_B).0, 403, "b's token on a's SQL");
+
     let metrics = Metrics::scrape(&address);
     let refused = metrics.sum("ingot_admin_requests_total", &[("outcome", "refused")]);
-    assert_eq!(refused, 2 * 8 + 3, "every refusal counted");
+    assert_eq!(refused, 2 * 8 + 4, "every refusal counted");
     let exit = serving.terminate(Duration::from_secs(30));
     assert!(exit.success(), "{exit}:\n{}", serving.tail());
 }

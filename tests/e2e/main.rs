@@ -64,6 +64,7 @@ fn harness_smoke() {
 
 mod admin_api;
 mod config_errors;
+mod console;
 mod crash;
 mod data_loss;
 mod debezium;

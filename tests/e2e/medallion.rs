@@ -150,11 +150,21 @@ pub fn assert_tenant_tables(lake: &Lake, tenant: &str, lines: &[LogLine]) {
 
 /// Waits (up to 2 minutes) until gold holds the totals of `lines`.
 pub fn wait_for_gold(lake_dir: &Lake, lines: &[LogLine], host: &harness::IngotProcess) {
+    wait_for_gold_of(lake_dir, "default", lines, host);
+}
+
+/// [`wait_for_gold`] for tenant `tenant`'s log pipeline.
+pub fn wait_for_gold_of(
+    lake_dir: &Lake,
+    tenant: &str,
+    lines: &[LogLine],
+    host: &harness::IngotProcess,
+) {
     let expected: BTreeMap<String, (i64, i64)> = logs::level_totals(lines)
         .into_iter()
         .map(|(level, t)| (level.to_owned(), (t.n, t.latency_sum)))
         .collect();
-    let gold = uri(lake_dir, "gold");
+    let gold = tenant_uri(lake_dir, tenant, "gold");
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let now: BTreeMap<String, (i64, i64)> = if lake::exists(&gold) {

@@ -59,7 +59,9 @@ pub async fn query(
     let catalog = ctx
         .catalog("datafusion")
         .ok_or_else(|| TableError::Internal {
-            table: tables.first().map_or_else(String::new, |t| t.table.uri().to_owned()),
+            table: tables
+                .first()
+                .map_or_else(String::new, |t| t.table.uri().to_owned()),
             reason: "the query session has no default catalog".into(),
         })?;
     let schemas: BTreeSet<&str> = tables.iter().map(|t| t.schema).collect();

@@ -4,7 +4,7 @@
 //! deploy through `ingot deploy --server` switches a running pipeline as a
 //! deploy on the lake does.
 
-use std::time::Duration;
+use std::{path::Path, time::Duration};
 
 use ingot_sample::logs::{self, LogLine};
 
@@ -53,6 +53,8 @@ fn serve_a_and_b(lake: &Lake, broker: &Broker) -> (IngotProcess, String, std::pa
 
 const A_LOGS: &str = "/api/v1/tenants/a/pipelines/logs";
 
+const JSON: Body<'static> = Some(("application/json", b"{}"));
+
 #[test]
 fn a_tenants_token_reaches_only_its_own_pipelines_and_every_refusal_has_its_status() {
     let broker = Broker::start();
@@ -60,105 +62,10 @@ fn a_tenants_token_reaches_only_its_own_pipelines_and_every_refusal_has_its_stat
     broker.create_topic("noise", 1);
     let lake = Lake::new();
     let (mut serving, address, _) = serve_a_and_b(&lake, &broker);
-    let json = Some(("application/json", &b"{}"[..]));
-    // Refused before the body is read (a client sending a whole module
-    // meets a closed connection: curl reports the status, ureq the pipe).
-    let wasm = Some(("application/wasm", &b"\0asm"[..]));
-    // Each of a's routes: no token is 401, b's token 403.
-    let routes: [(&str, Body<'_>); 8] = [
-        ("/status", None),
-        ("/deployments", None),
-        ("/stages/silver/deploy", wasm),
-        ("/stages/silver/rollback", json),
-        ("/stages/silver/reprocess", json),
-        ("/tables/silver/history", None),
-        ("/tables/silver/optimize", json),
-        ("/tables/bronze/checkpoint", json),
-    ];
-    for (route, body) in routes {
-        let path = format!("{A_LOGS}{route}");
-        let (status, text) = api(&address, &path, None, body);
-        assert_eq!(status, 401, "{route} without a token: {text}");
-        let (status, text) = api(&address, &path, Some(TOKEN_B), body);
-        assert_eq!(status, 403, "{route} with b's token: {text}");
-        assert!(!text.contains(TOKEN_B), "the token is never echoed: {text}");
-    }
-    let (status, _) = api(
-        &address,
-        "/api/v1/tenants/a/pipelines",
-        Some("not-a-token"),
-        None,
-    );
-    assert_eq!(status, 403, "a wrong token");
-    let (status, _) = api(
-        &address,
-        "/api/v1/tenants/zed/pipelines",
-        Some(TOKEN_A),
-        None,
-    );
-    assert_eq!(
-        status, 403,
-        "a tenant the host does not have is refused like a wrong token"
-    );
-
-    // a's own token: its pipeline, and nothing of b's.
-    let (status, text) = api(&address, "/api/v1/tenants/a/pipelines", Some(TOKEN_A), None);
-    assert_eq!(status, 200, "{text}");
-    let listed: serde_json::Value = serde_json::from_str(&text).expect("JSON");
-    assert_eq!(listed[0]["pipeline"], "logs", "{listed}");
-    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
-    let (status, _) = api(
-        &address,
-        "/api/v1/tenants/b/pipelines/logs/status",
-        Some(TOKEN_A),
-        None,
-    );
-    assert_eq!(status, 403, "a's token on b's pipeline");
-    let (status, _) = api(
-        &address,
-        "/api/v1/tenants/a/pipelines/nope/status",
-        Some(TOKEN_A),
-        None,
-    );
-    assert_eq!(status, 404, "a pipeline a does not have");
-
-    // Malformed requests, refused modules and uploads past the bound.
-    let bad_json = Some(("application/json", &b"{not json"[..]));
-    let (status, text) = api(
-        &address,
-        &format!("{A_LOGS}/tables/silver/vacuum"),
-        Some(TOKEN_A),
-        bad_json,
-    );
-    assert_eq!(status, 400, "a body that is not JSON: {text}");
-    let (status, text) = api(
-        &address,
-        &format!("{A_LOGS}/stages/silver/rollback"),
-        Some(TOKEN_A),
-        bad_json,
-    );
-    assert_eq!(status, 400, "a rollback body that is not JSON: {text}");
-    let (status, text) = api(
-        &address,
-        &format!("{A_LOGS}/tables/silver/shrink"),
-        Some(TOKEN_A),
-        json,
-    );
-    assert_eq!(status, 404, "no such operation: {text}");
-    let not_wasm = Some(("application/wasm", &b"not a component"[..]));
-    let (status, text) = api(
-        &address,
-        &format!("{A_LOGS}/stages/silver/deploy"),
-        Some(TOKEN_A),
-        not_wasm,
-    );
-    assert_eq!(
-        status, 422,
-        "a module that is no component is refused: {text}"
-    );
-    let deploy = format!("{A_LOGS}/stages/silver/deploy");
-    let status = post_declaring(&address, &deploy, TOKEN_A, 4 << 20);
-    assert_eq!(status, 413, "4 MiB past max-module-mib = 3");
+    refusals_of_a_route(&address);
+    refusals_of_tokens_and_tenants(&address);
+    refusals_of_content(&address);
+    queries_only(&address);
     let (status, text) = api(
         &address,
         &format!("{A_LOGS}/deployments"),
@@ -170,16 +77,123 @@ fn a_tenants_token_reaches_only_its_own_pipelines_and_every_refusal_has_its_stat
         (200, "[]"),
         "nothing refused was recorded"
     );
+    let metrics = Metrics::scrape(&address);
+    let refused = metrics.sum("ingot_admin_requests_total", &[("outcome", "refused")]);
+    assert_eq!(refused, 2 * 8 + 4, "every refusal counted");
+    let exit = serving.terminate(Duration::from_secs(30));
+    assert!(exit.success(), "{exit}:\n{}", serving.tail());
+}
 
-    // The SQL box: a's tables only, queries only.
+/// Each of a's routes: no token is 401, b's token 403, neither echoed.
+fn refusals_of_a_route(address: &str) {
+    // Refused before the body is read (a client sending a whole module
+    // meets a closed connection: curl reports the status, ureq the pipe).
+    let wasm = Some(("application/wasm", &b"\0asm"[..]));
+    let routes: [(&str, Body<'_>); 8] = [
+        ("/status", None),
+        ("/deployments", None),
+        ("/stages/silver/deploy", wasm),
+        ("/stages/silver/rollback", JSON),
+        ("/stages/silver/reprocess", JSON),
+        ("/tables/silver/history", None),
+        ("/tables/silver/optimize", JSON),
+        ("/tables/bronze/checkpoint", JSON),
+    ];
+    for (route, body) in routes {
+        let path = format!("{A_LOGS}{route}");
+        let (status, text) = api(address, &path, None, body);
+        assert_eq!(status, 401, "{route} without a token: {text}");
+        let (status, text) = api(address, &path, Some(TOKEN_B), body);
+        assert_eq!(status, 403, "{route} with b's token: {text}");
+        assert!(!text.contains(TOKEN_B), "the token is never echoed: {text}");
+    }
+}
+
+/// A wrong token, a tenant the host lacks (refused alike), b's pipeline
+/// with a's token, a pipeline a lacks; and a's own token on its list.
+fn refusals_of_tokens_and_tenants(address: &str) {
+    let cases = [
+        (
+            "/api/v1/tenants/a/pipelines",
+            "not-a-token",
+            403,
+            "a wrong token",
+        ),
+        (
+            "/api/v1/tenants/zed/pipelines",
+            TOKEN_A,
+            403,
+            "a tenant the host does not have",
+        ),
+        (
+            "/api/v1/tenants/b/pipelines/logs/status",
+            TOKEN_A,
+            403,
+            "a's token on b's pipeline",
+        ),
+        (
+            "/api/v1/tenants/a/pipelines/nope/status",
+            TOKEN_A,
+            404,
+            "a pipeline a does not have",
+        ),
+        ("/api/v1/tenants/a/pipelines", TOKEN_A, 200, "a's own list"),
+    ];
+    for (path, token, expected, what) in cases {
+        let (status, text) = api(address, path, Some(token), None);
+        assert_eq!(status, expected, "{what}: {text}");
+    }
+    let (_, text) = api(address, "/api/v1/tenants/a/pipelines", Some(TOKEN_A), None);
+    let listed: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(listed[0]["pipeline"], "logs", "{listed}");
+    assert_eq!(
+        listed.as_array().map(Vec::len),
+        Some(1),
+        "only a's: {listed}"
+    );
+}
+
+/// Malformed requests, a module that is no component, an upload past
+/// `max-module-mib`.
+fn refusals_of_content(address: &str) {
+    let bad_json = Some(("application/json", &b"{not json"[..]));
+    let not_wasm = Some(("application/wasm", &b"not a component"[..]));
+    let cases = [
+        (
+            "/tables/silver/vacuum",
+            bad_json,
+            400,
+            "a body that is not JSON",
+        ),
+        (
+            "/stages/silver/rollback",
+            bad_json,
+            400,
+            "a rollback body that is not JSON",
+        ),
+        ("/tables/silver/shrink", JSON, 404, "no such operation"),
+        (
+            "/stages/silver/deploy",
+            not_wasm,
+            422,
+            "a module that is no component",
+        ),
+    ];
+    for (route, body, expected, what) in cases {
+        let (status, text) = api(address, &format!("{A_LOGS}{route}"), Some(TOKEN_A), body);
+        assert_eq!(status, expected, "{what}: {text}");
+    }
+    let deploy = format!("{A_LOGS}/stages/silver/deploy");
+    let status = post_declaring(address, &deploy, TOKEN_A, 4 << 20);
+    assert_eq!(status, 413, "4 MiB past max-module-mib = 3");
+}
+
+/// The SQL box: a's tables only, queries only.
+fn queries_only(address: &str) {
     let sql = |q: &str, token: &str| {
         let body = serde_json::json!({ "sql": q }).to_string();
-        api(
-            &address,
-            "/api/v1/tenants/a/sql",
-            Some(token),
-            Some(("application/json", body.as_bytes())),
-        )
+        let json = Some(("application/json", body.as_bytes()));
+        api(address, "/api/v1/tenants/a/sql", Some(token), json)
     };
     let (status, text) = sql("SELECT count(*) AS n FROM logs.bronze", TOKEN_A);
     assert_eq!(status, 200, "{text}");
@@ -198,12 +212,6 @@ fn a_tenants_token_reaches_only_its_own_pipelines_and_every_refusal_has_its_stat
         assert_eq!(status, 422, "{statement}: {text}");
     }
     assert_eq!(sql("SELECT 1", TOKEN_B).0, 403, "b's token on a's SQL");
-
-    let metrics = Metrics::scrape(&address);
-    let refused = metrics.sum("ingot_admin_requests_total", &[("outcome", "refused")]);
-    assert_eq!(refused, 2 * 8 + 4, "every refusal counted");
-    let exit = serving.terminate(Duration::from_secs(30));
-    assert!(exit.success(), "{exit}:\n{}", serving.tail());
 }
 
 /// The module digest of each silver commit of tenant a, in version order.
@@ -261,69 +269,99 @@ fn a_deploy_through_the_server_switches_the_running_pipeline() {
     wait_for("silver's first commit", &serving, || {
         silver_modules(&lake).contains(&v1)
     });
-
-    // With the token and the server alone: no host file, no lake.
-    let v2_file = another_build(&modules().log_parse, lake.dir(), "api");
-    let v2 = digest(&v2_file);
-    let deployed = ingot_ok(&[
-        "deploy",
-        "--server",
-        &server,
-        "--token",
-        TOKEN_A,
-        "--pipeline",
-        "a/logs",
-        "--stage",
-        "silver",
-        &v2_file.display().to_string(),
-        "--note",
-        "through the api",
-    ]);
-    assert!(deployed.contains(&v2), "{deployed}");
-    // Hosts switch between two commits: records from then on meet v2.
-    serving.wait_for_log("module switched", Duration::from_secs(30));
+    let v2 = deploy_through(&server, &lake, &mut serving);
     produce(500, 2);
     wait_for("a silver commit by the deployed module", &serving, || {
         silver_modules(&lake).last() == Some(&v2)
     });
-    let history = ingot_ok(&[
-        "deployments",
+    status_through(&server, &pipeline, &v2, &serving);
+    table_commands_through(&server, &lake, &v2);
+    let exit = serving.terminate(Duration::from_secs(30));
+    assert!(exit.success(), "{exit}:\n{}", serving.tail());
+    check_silver_once(&lake, 1000);
+}
+
+/// The flags of a command through the server with a's token, on a's
+/// pipeline named as TENANT/PIPELINE.
+fn through<'a>(server: &'a str, command: &'a str) -> Vec<&'a str> {
+    vec![
+        command,
         "--server",
-        &server,
+        server,
         "--token",
         TOKEN_A,
         "--pipeline",
         "a/logs",
-    ]);
+    ]
+}
+
+/// Deploys a rebuild of log_parse to silver with the token and the server
+/// alone (no host file, no lake), waits for the switch; its digest.
+fn deploy_through(server: &str, lake: &Lake, serving: &mut IngotProcess) -> String {
+    let v2_file = another_build(&modules().log_parse, lake.dir(), "api");
+    let v2 = digest(&v2_file);
+    let file = v2_file.display().to_string();
+    let mut args = through(server, "deploy");
+    args.extend(["--stage", "silver", &file, "--note", "through the api"]);
+    let deployed = ingot_ok(&args);
+    assert!(deployed.contains(&v2), "{deployed}");
+    // Hosts switch between two commits: records from then on meet v2.
+    serving.wait_for_log("module switched", Duration::from_secs(30));
+    let history = ingot_ok(&through(server, "deployments"));
     assert!(history.contains("through the api"), "{history}");
-    // The pipeline file names the pipeline as well as TENANT/PIPELINE; the
-    // status shows v2 once the host saves it again (every 2 s).
+    v2
+}
+
+/// `status` through the server shows v2 once the host saves its status
+/// again (every 2 s), the pipeline named by its file; b's token is refused.
+fn status_through(server: &str, pipeline: &Path, v2: &str, serving: &IngotProcess) {
     let file = pipeline.display().to_string();
-    let status_args = [
+    let args = [
         "status",
         "--server",
-        &server,
+        server,
         "--token",
         TOKEN_A,
         "--pipeline",
         &file,
     ];
-    wait_for("the status showing v2", &serving, || {
-        let status = ingot_ok(&status_args);
+    wait_for("the status showing v2", serving, || {
+        let status = ingot_ok(&args);
         status.contains("tenant a, pipeline logs") && status.contains(&v2[..12])
     });
     let refused = run_ingot([
-        "status", "--server", &server, "--token", TOKEN_B, "--tenant", "a",
+        "status", "--server", server, "--token", TOKEN_B, "--tenant", "a",
     ]);
-    assert!(!refused.status.success(), "b's token on tenant a");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
-        String::from_utf8_lossy(&refused.stderr).contains("403"),
-        "{}",
-        String::from_utf8_lossy(&refused.stderr)
+        !refused.status.success() && stderr.contains("403"),
+        "b's token on a: {stderr}"
     );
-    let exit = serving.terminate(Duration::from_secs(30));
-    assert!(exit.success(), "{exit}:\n{}", serving.tail());
-    check_silver_once(&lake, 1000);
+}
+
+/// `history`, `optimize` and `checkpoint` through the server, against
+/// silver as deltalake reads it.
+fn table_commands_through(server: &str, lake: &Lake, v2: &str) {
+    let silver = tenant_uri(lake, "a", "silver");
+    let mut args = through(server, "history");
+    args.extend(["silver", "--json"]);
+    let versions: Vec<serde_json::Value> =
+        serde_json::from_str(&ingot_ok(&args)).expect("history as JSON");
+    let last = versions.last().expect("silver has versions");
+    assert_eq!(last["lineage"]["module"], v2, "{last}");
+    assert_eq!(last["version"], lake::open(&silver).version(), "{last}");
+    let mut args = through(server, "optimize");
+    args.push("silver");
+    let optimized = ingot_ok(&args);
+    assert!(optimized.starts_with("silver: "), "{optimized}");
+    let mut args = through(server, "checkpoint");
+    args.push("silver");
+    let checkpoint = ingot_ok(&args);
+    let version = lake::open(&silver).version();
+    assert_eq!(
+        checkpoint.trim(),
+        format!("silver: checkpoint at version {version}")
+    );
 }
 
 /// Each record once in a's silver, across the swap (read by deltalake).

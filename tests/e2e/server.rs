@@ -58,65 +58,13 @@ fn metrics_count_the_records_produced_and_the_rows_written() {
     );
     wait_for_gold(&lake, &lines, &host);
 
-    let bronze = readers::read(&uri(&lake, "bronze"), None, &[], None);
-    let silver = readers::read(&uri(&lake, "silver"), None, &[], None);
-    let quarantine = readers::read(&uri(&lake, "silver_quarantine"), None, &[], None);
-    let gold = readers::read(&uri(&lake, "gold"), None, &[], None);
-    let expected = BTreeMap::from([
-        ("ingest records", RECORDS as u64),
-        ("bronze commits", data_commits(&bronze)),
-        ("silver rows in", bronze.rows() as u64),
-        ("silver rows out", silver.rows() as u64),
-        ("silver rejected", quarantine.rows() as u64),
-        ("silver commits", data_commits(&silver)),
-        ("gold rows in", silver.rows() as u64),
-        ("gold commits", data_commits(&gold)),
-        ("lag", 0),
-    ]);
+    let expected = expected(&lake);
     // The counters land with the commits; the lag with librdkafka's next
     // statistics (every 5 s).
     let deadline = Instant::now() + Duration::from_secs(60);
     let got = loop {
         let m = Metrics::scrape(&address);
-        let stage = |s: &'static str| [("stage", s)];
-        let lags = m.values("ingot_consumer_lag_records", &[("pipeline", "logs")]);
-        let got = BTreeMap::from([
-            ("ingest records", m.sum("ingot_ingest_records_total", &[])),
-            (
-                "bronze commits",
-                m.sum("ingot_commits_total", &[("table", "bronze")]),
-            ),
-            (
-                "silver rows in",
-                m.sum("ingot_stage_rows_in_total", &stage("silver")),
-            ),
-            (
-                "silver rows out",
-                m.sum("ingot_stage_rows_out_total", &stage("silver")),
-            ),
-            (
-                "silver rejected",
-                m.sum("ingot_stage_rows_rejected_total", &stage("silver")),
-            ),
-            (
-                "silver commits",
-                m.sum("ingot_commits_total", &stage("silver")),
-            ),
-            (
-                "gold rows in",
-                m.sum("ingot_stage_rows_in_total", &stage("gold")),
-            ),
-            ("gold commits", m.sum("ingot_commits_total", &stage("gold"))),
-            // Both partitions' gauges, each at zero.
-            (
-                "lag",
-                if lags.len() == 2 {
-                    lags.iter().sum::<f64>() as u64
-                } else {
-                    u64::MAX
-                },
-            ),
-        ]);
+        let got = scraped(&m);
         if got == expected || Instant::now() > deadline {
             break (got, m);
         }
@@ -147,4 +95,65 @@ fn metrics_count_the_records_produced_and_the_rows_written() {
 
     let status = host.terminate(Duration::from_secs(30));
     assert!(status.success(), "{status}:\n{}", host.tail());
+}
+
+/// What the metrics must say, from the tables as the independent readers
+/// see them.
+fn expected(lake: &Lake) -> BTreeMap<&'static str, u64> {
+    let read = |table: &str| readers::read(&uri(lake, table), None, &[], None);
+    let (bronze, silver) = (read("bronze"), read("silver"));
+    BTreeMap::from([
+        ("ingest records", RECORDS as u64),
+        ("bronze commits", data_commits(&bronze)),
+        ("silver rows in", bronze.rows() as u64),
+        ("silver rows out", silver.rows() as u64),
+        ("silver rejected", read("silver_quarantine").rows() as u64),
+        ("silver commits", data_commits(&silver)),
+        ("gold rows in", silver.rows() as u64),
+        ("gold commits", data_commits(&read("gold"))),
+        ("lag", 0),
+    ])
+}
+
+/// The same figures from a scrape.
+fn scraped(m: &Metrics) -> BTreeMap<&'static str, u64> {
+    let stage = |s: &'static str| [("stage", s)];
+    let lags = m.values("ingot_consumer_lag_records", &[("pipeline", "logs")]);
+    BTreeMap::from([
+        ("ingest records", m.sum("ingot_ingest_records_total", &[])),
+        (
+            "bronze commits",
+            m.sum("ingot_commits_total", &[("table", "bronze")]),
+        ),
+        (
+            "silver rows in",
+            m.sum("ingot_stage_rows_in_total", &stage("silver")),
+        ),
+        (
+            "silver rows out",
+            m.sum("ingot_stage_rows_out_total", &stage("silver")),
+        ),
+        (
+            "silver rejected",
+            m.sum("ingot_stage_rows_rejected_total", &stage("silver")),
+        ),
+        (
+            "silver commits",
+            m.sum("ingot_commits_total", &stage("silver")),
+        ),
+        (
+            "gold rows in",
+            m.sum("ingot_stage_rows_in_total", &stage("gold")),
+        ),
+        ("gold commits", m.sum("ingot_commits_total", &stage("gold"))),
+        // Both partitions' gauges, each at zero.
+        (
+            "lag",
+            if lags.len() == 2 {
+                lags.iter().sum::<f64>() as u64
+            } else {
+                u64::MAX
+            },
+        ),
+    ])
 }

@@ -153,7 +153,7 @@ impl Api {
             // Refused like a wrong token: the answer does not say which
             // tenants exist.
             tracing::warn!(tenant = %name, %action, %target, "admin request refused: no such tenant");
-            count(None, action, "refused");
+            count("unknown", action, "refused");
             return Err(ApiError::from(crate::Error::from(TenantError::Refused {
                 tenant: name.to_owned(),
                 action,
@@ -163,7 +163,7 @@ impl Api {
         match tenancy::authorize(tenant, token, action, target) {
             Ok(()) => Ok(tenant),
             Err(e) => {
-                count(Some(tenant), action, "refused");
+                count(&tenant.name, action, "refused");
                 Err(ApiError::from(crate::Error::from(e)))
             }
         }
@@ -214,12 +214,12 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// Counts one request of `action` by `tenant` with `outcome`.
-fn count(tenant: Option<&TenantConfig>, action: Action, outcome: &'static str) {
-    let tenant = tenant.map_or_else(|| "unknown".to_owned(), |t| t.name.clone());
+/// Counts one request of `action` by `tenant` (`unknown`: a tenant the
+/// host does not have) with `outcome`.
+fn count(tenant: &str, action: Action, outcome: &'static str) {
     counter!(
         ADMIN_REQUESTS,
-        "tenant" => tenant,
+        "tenant" => tenant.to_owned(),
         "action" => action.to_string(),
         "outcome" => outcome
     )
@@ -228,13 +228,6 @@ fn count(tenant: Option<&TenantConfig>, action: Action, outcome: &'static str) {
 
 /// Counts the outcome of an authorised request of `action` by `tenant`.
 fn counted<T>(tenant: &str, action: Action, result: Result<T>) -> Result<T, ApiError> {
-    let outcome = if result.is_ok() { "ok" } else { "failed" };
-    counter!(
-        ADMIN_REQUESTS,
-        "tenant" => tenant.to_owned(),
-        "action" => action.to_string(),
-        "outcome" => outcome
-    )
-    .increment(1);
+    count(tenant, action, if result.is_ok() { "ok" } else { "failed" });
     result.map_err(ApiError::from)
 }

@@ -16,7 +16,7 @@ use tempfile::TempDir;
 use super::{S3Server, tail};
 
 /// The `ingot` binary cargo built for this test target.
-const INGOT: &str = env!("CARGO_BIN_EXE_ingot");
+pub const INGOT: &str = env!("CARGO_BIN_EXE_ingot");
 
 /// ingot's own `info` logs; the Delta kernel's are per-snapshot noise that
 /// would bury them (and make a failing test's output megabytes long).

@@ -120,15 +120,18 @@ impl Server {
                 live,
                 bounds,
             }));
-        if let Some(api) = api {
+        let routes = if let Some(api) = api {
             app = app.merge(api.routes());
-        }
+            "/metrics, /healthz, /readyz, /api/v1, /console"
+        } else {
+            "/metrics, /healthz, /readyz"
+        };
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!(%address, error = %e, "the server stopped");
             }
         });
-        println!("server at http://{address} (/metrics, /healthz, /readyz)");
+        println!("server at http://{address} ({routes})");
         Ok(Server { address, task })
     }
 

@@ -17,17 +17,7 @@ if [[ -n "${INGOT_READERS:-}" ]]; then
     exit 0
 fi
 
-mkdir -p "$(dirname "$root")"
-exec 9>"$root.lock"
-flock 9
-if [[ ! -f "$root/.complete" ]]; then
-    echo "readers: installing ${pins[*]} into $root (once per machine)" >&2
-    rm -rf "$root"
-    python3 -m venv "$root"
-    "$root/bin/pip" install -q --disable-pip-version-check "${pins[@]}" >&2
-    touch "$root/.complete"
-else
-    echo "readers: ${pins[*]} already installed" >&2
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/pinned-venv.sh"
+pinned_venv readers "$root" "${pins[@]}"
 [[ -x "$python" ]] || { echo "readers: $python missing after the install" >&2; exit 1; }
 echo "$python"

@@ -17,17 +17,7 @@ if [[ -n "${INGOT_VALIDATORS:-}" ]]; then
     exit 0
 fi
 
-mkdir -p "$(dirname "$root")"
-exec 9>"$root.lock"
-flock 9
-if [[ ! -f "$root/.complete" ]]; then
-    echo "validators: installing ${pins[*]} into $root (once per machine)" >&2
-    rm -rf "$root"
-    python3 -m venv "$root"
-    "$root/bin/pip" install -q --disable-pip-version-check "${pins[@]}" >&2
-    touch "$root/.complete"
-else
-    echo "validators: ${pins[*]} already installed" >&2
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/pinned-venv.sh"
+pinned_venv validators "$root" "${pins[@]}"
 [[ -x "$root/bin/kubernetes-validate" ]] || { echo "validators: kubernetes-validate missing after the install" >&2; exit 1; }
 echo "$root/bin"

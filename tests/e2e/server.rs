@@ -108,6 +108,7 @@ fn expected(lake: &Lake) -> BTreeMap<&'static str, u64> {
         ("silver rows in", bronze.rows() as u64),
         ("silver rows out", silver.rows() as u64),
         ("silver rejected", read("silver_quarantine").rows() as u64),
+        ("silver quarantine", read("silver_quarantine").rows() as u64),
         ("silver commits", data_commits(&silver)),
         ("gold rows in", silver.rows() as u64),
         ("gold commits", data_commits(&read("gold"))),
@@ -136,6 +137,10 @@ fn scraped(m: &Metrics) -> BTreeMap<&'static str, u64> {
         (
             "silver rejected",
             m.sum("ingot_stage_rows_rejected_total", &stage("silver")),
+        ),
+        (
+            "silver quarantine",
+            m.sum("ingot_stage_quarantine_rows", &stage("silver")),
         ),
         (
             "silver commits",

@@ -39,6 +39,9 @@ pub const STAGE_ROWS_IN: &str = "ingot_stage_rows_in_total";
 pub const STAGE_ROWS_OUT: &str = "ingot_stage_rows_out_total";
 /// Input rows a stage sent to its quarantine.
 pub const STAGE_ROWS_REJECTED: &str = "ingot_stage_rows_rejected_total";
+/// Rows a stage's quarantine table holds (as its files' statistics count
+/// them), after the stage's last commit that added to it.
+pub const QUARANTINE_ROWS: &str = "ingot_stage_quarantine_rows";
 /// Input versions a stage has not consumed yet.
 pub const STAGE_INPUT_LAG: &str = "ingot_stage_input_lag_versions";
 /// Time of a stage's step (read, calls, commits).
@@ -99,6 +102,11 @@ pub fn describe() {
         STAGE_ROWS_REJECTED,
         Unit::Count,
         "Input rows sent to the quarantine."
+    );
+    describe_gauge!(
+        QUARANTINE_ROWS,
+        Unit::Count,
+        "Rows in a stage's quarantine table."
     );
     describe_gauge!(
         STAGE_INPUT_LAG,
@@ -284,6 +292,11 @@ pub fn stage_commit(id: &StageId, took: Duration) {
     stage.push(("table", "stage".to_string()));
     counter!(COMMITS, &stage).increment(1);
     histogram!(COMMIT_SECONDS, &stage).record(took.as_secs_f64());
+}
+
+/// Stage `id`'s quarantine holds `rows` rows.
+pub fn quarantine_rows(id: &StageId, rows: u64) {
+    gauge!(QUARANTINE_ROWS, &stage_labels(id)).set(rows as f64);
 }
 
 /// One call into stage `id`'s module, which took `took`; the log bounds

@@ -303,6 +303,9 @@ impl StageRunner {
         let committing = std::time::Instant::now();
         let written = self.sinks.commit(plan, outputs, &rejects).await?;
         crate::metrics::stage_commit(&self.id, committing.elapsed());
+        if let Some(quarantine) = self.sinks.quarantine().filter(|_| !rejects.is_empty()) {
+            crate::metrics::quarantine_rows(&self.id, quarantine.file_stats(0).rows);
+        }
         tracing::info!(
             module = %short_digest(&digest), from = range.from, to = range.to, rows_in,
             rows_out = written.rows_out, rejected = rejects.len(), version = written.version,

@@ -19,23 +19,8 @@ if [[ -n "${INGOT_MOTO:-}" ]]; then
     exit 0
 fi
 
-if [[ -f "$root/.complete" && -x "$bin" ]]; then
-    echo "moto: moto[server] $version already installed" >&2
-    echo "$bin"
-    exit 0
-fi
-
 # One install at a time per machine: a second caller waits, then finds it.
-mkdir -p "$(dirname "$root")"
-exec 9>"$root.lock"
-flock 9
-if [[ ! -f "$root/.complete" ]]; then
-    echo "moto: installing moto[server] $version into $root (once per machine)" >&2
-    rm -rf "$root"
-    # A venv cannot be moved (its scripts name their interpreter by path).
-    python3 -m venv "$root"
-    "$root/bin/pip" install -q --disable-pip-version-check "moto[server]==$version" >&2
-    touch "$root/.complete"
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/pinned-venv.sh"
+pinned_venv moto "$root" "moto[server]==$version"
 [[ -x "$bin" ]] || { echo "moto: $bin missing after the install" >&2; exit 1; }
 echo "$bin"

@@ -4,8 +4,9 @@
 #
 #   source scripts/pinned-venv.sh; pinned_venv LABEL ROOT PIN...
 #
-# LABEL names it in the messages (stderr). Used by install-readers.sh and
-# install-validators.sh.
+# LABEL names it in the messages (stderr). A venv cannot be moved (its
+# scripts name their interpreter by path), hence one per ROOT. Used by
+# install-moto.sh, install-readers.sh and install-validators.sh.
 pinned_venv() {
     local label=$1 root=$2
     shift 2

@@ -2,37 +2,15 @@
 # API latency (status, /metrics, deploy) and the console's load, against `ingot serve`
 # (a debug build unless INGOT_BIN names another): figures by hand, see docs/benchmarks.md.
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BIN=${INGOT_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/ingot}
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 G=$root/target/guests/wasm32-wasip2/guest
 D=$(mktemp -d -t ingot-measure.XXXXXX)
 cd "$D"
-$BIN broker --topic logs --partitions 1 --address-file addr > broker.log 2>&1 &
-BROKER=$!
-for i in $(seq 50); do [[ -s addr ]] && break; sleep 0.2; done
-A=$(cat addr)
+start_broker 1
 TOKEN=measure-token
 HASH=$(printf %s "$TOKEN" | sha256sum | cut -d' ' -f1)
-cat > a.toml <<T
-name = "logs"
-tenant = "a"
-[kafka]
-brokers = "$A"
-topics = ["logs"]
-[lake]
-root = "lake"
-[[stages]]
-name = "silver"
-module = "$G/log_parse.wasm"
-input-columns = ["topic", "partition", "offset", "value"]
-[[stages]]
-name = "gold"
-module = "$G/level_counts.wasm"
-input-columns = ["level", "latency_ms"]
-mode = "accumulate"
-keys = ["level"]
-measures = ["count", "latency_ms_sum"]
-T
+log_pipeline a.toml lake
+sed -i 's/^name = "logs"/name = "logs"\ntenant = "a"/' a.toml
 cat > host.toml <<T
 [lake]
 root = "lake"
